@@ -1,0 +1,77 @@
+//! Deadlines and cancellation: what every blocking call carries.
+//! A `Budget` pairs the call's deadline with a `CancelToken` another thread may trip.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::limits::CANCEL_POLL;
+
+/// A flag shared between a blocking call and whoever may want to stop it.
+/// Cloning shares the flag. Tripping it makes calls return [`Error::Cancelled`] within
+/// [`CANCEL_POLL`](crate::limits::CANCEL_POLL).
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Ask every call using this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    /// Clear the flag so the owner can be used again after a cancel.
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The time and cancellation budget of one blocking call.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    deadline: Instant,
+    cancel: CancelToken,
+}
+
+impl Budget {
+    pub fn new(timeout: Duration, cancel: &CancelToken) -> Self {
+        Budget { deadline: Instant::now() + timeout, cancel: cancel.clone() }
+    }
+    pub fn until(deadline: Instant, cancel: &CancelToken) -> Self {
+        Budget { deadline, cancel: cancel.clone() }
+    }
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.cancel
+    }
+    /// A budget ending at the earlier of this deadline and `now + limit`.
+    pub fn capped(&self, limit: Duration) -> Budget {
+        let cap = Instant::now() + limit;
+        Budget { deadline: self.deadline.min(cap), cancel: self.cancel.clone() }
+    }
+    /// Time left, or the reason there is none.
+    pub fn remaining(&self, what: &str) -> Result<Duration, Error> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Err(Error::Timeout(what.to_string()));
+        }
+        Ok(self.deadline - now)
+    }
+    /// Time left, at most one cancellation poll: the longest a blocking wait may sleep.
+    pub fn slice(&self, what: &str) -> Result<Duration, Error> {
+        Ok(self.remaining(what)?.min(CANCEL_POLL))
+    }
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}

@@ -1,0 +1,18 @@
+//! portopen: open inbound game ports on the home router — IPv6 firewall pinholes
+//! (WANIPv6FirewallControl:1) and IPv4 port mappings (WANIPConnection) — over UPnP IGD.
+//!
+//! Layers, bottom up: [`parse`] (pure parsers), [`transport`] (sockets, HTTP, SSDP search),
+//! [`gateway`] (discovery and typed actions), lifecycle ([`client`], [`lease`]), and the C ABI
+//! in `ffi`. Every blocking call has a deadline and can be cancelled from another thread.
+
+pub mod addr;
+pub mod cancel;
+pub mod error;
+pub mod limits;
+pub mod parse;
+pub mod types;
+
+pub use addr::{ExternalAddress, V4Class};
+pub use cancel::{Budget, CancelToken};
+pub use error::{Error, Result, UpnpFault};
+pub use types::{Family, Protocol};

@@ -1,0 +1,79 @@
+//! Every size cap and time budget the library uses, in one place.
+//! Each value says why it is what it is; nothing else in the crate hard-codes a limit.
+
+use std::time::Duration;
+
+/// Largest SSDP datagram accepted. Real M-SEARCH responses are 300–500 bytes; a larger one is
+/// junk or an attack, and is dropped whole rather than parsed in part.
+pub const SSDP_DATAGRAM_MAX: usize = 2048;
+/// Longest LOCATION URL accepted. Routers send ~40 bytes (`http://192.168.1.1:5000/rootDesc.xml`).
+pub const SSDP_LOCATION_MAX: usize = 512;
+/// Distinct SSDP responders kept per search (deduplicated by USN). A LAN has a handful of UPnP
+/// devices; a flood of unique answers stops being kept here instead of growing memory.
+pub const SSDP_MAX_RESPONSES: usize = 64;
+/// Distinct LOCATIONs whose description is fetched per discovery.
+pub const SSDP_MAX_LOCATIONS: usize = 8;
+/// Multicast hop limit for M-SEARCH (UDA: "should be 2"; the router is one hop away).
+pub const SSDP_TTL: u32 = 2;
+/// MX sent in multicast M-SEARCH. UDA 1.1 wants 1..=5; devices answer within a random delay up
+/// to MX, so the smallest value keeps well-behaved devices fast.
+pub const SSDP_MX: u8 = 1;
+/// How long discovery keeps listening after the first usable answer, to catch a better gateway
+/// (IGD:2 over IGD:1). miniupnpd answers every search target in one burst, so a short window
+/// is enough; configurable per client.
+pub const DEFAULT_DISCOVERY_GRACE: Duration = Duration::from_millis(30);
+/// Whole-discovery budget when the caller gives none. miniupnpd answers in ~50 ms; slow
+/// firmware within MX (1 s). Two seconds is miniupnpc's fixed window, here only an upper bound.
+pub const DEFAULT_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Budget for one SOAP action or description fetch when the caller gives none.
+pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(3);
+/// A TCP connect inside the LAN completes in well under a millisecond or is refused; a router
+/// that does not answer a SYN within this is treated as gone (bounded also by the call deadline).
+pub const HTTP_CONNECT_MAX: Duration = Duration::from_millis(1500);
+
+/// Granularity at which blocking waits check for cancellation: a cancelled call returns
+/// within about this long.
+pub const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Largest HTTP response head (status line + headers).
+pub const HTTP_HEAD_MAX: usize = 8 * 1024;
+/// Largest device description body. miniupnpd's is ~4 KiB; big vendor ones ~20 KiB.
+pub const DESCRIPTION_BODY_MAX: usize = 64 * 1024;
+/// Largest SOAP response body. Answers are < 1 KiB; GetListOfPortMappings can list many entries.
+pub const SOAP_BODY_MAX: usize = 16 * 1024;
+/// Largest total of chunk-size lines, extensions and trailers in a chunked body.
+pub const HTTP_CHUNK_OVERHEAD_MAX: usize = 8 * 1024;
+
+/// XML nesting depth allowed before the document is handed to roxmltree (which recurses per
+/// level). A root description nests ~8 levels; SOAP ~5.
+pub const XML_MAX_DEPTH: usize = 48;
+/// XML node count limit given to roxmltree.
+pub const XML_MAX_NODES: u32 = 20_000;
+/// Services kept from one description (a real IGD has 3–6).
+pub const DESCRIPTION_MAX_SERVICES: usize = 64;
+
+/// IGDv2: PortMappingLeaseDuration is at most one week.
+pub const MAPPING_LEASE_MAX_SECS: u32 = 604_800;
+/// WANIPv6FirewallControl:1: LeaseTime is 1..=86400 seconds.
+pub const PINHOLE_LEASE_MAX_SECS: u32 = 86_400;
+/// Default lease for `open`: finite, so a crash never leaves a port open for days.
+pub const DEFAULT_LEASE_SECS: u32 = 3600;
+/// Lowest external port tried when looking for a free one on an IGDv1 router.
+pub const MAPPING_PORT_FLOOR: u16 = 1024;
+/// AddPortMapping attempts with other external ports after 718 ConflictInMappingEntry.
+pub const MAPPING_CONFLICT_TRIES: u32 = 8;
+
+/// Renewal happens at this fraction of the lease the router granted.
+pub const RENEW_FRACTION: f64 = 0.5;
+/// Shortest wait between renewals (a router granting 1 s leases must not turn the keeper into
+/// a busy loop).
+pub const RENEW_MIN_INTERVAL: Duration = Duration::from_millis(500);
+/// Back-off after a failed renewal or recovery: doubling from the first value up to the cap.
+pub const RECOVER_BACKOFF_FIRST: Duration = Duration::from_millis(500);
+pub const RECOVER_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Events kept for polling; the oldest are dropped past this (a game that never polls must
+/// not grow memory).
+pub const EVENT_QUEUE_MAX: usize = 256;
+/// Largest cache or journal file read back.
+pub const STATE_FILE_MAX: usize = 64 * 1024;

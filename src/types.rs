@@ -1,0 +1,67 @@
+//! Small domain types shared by every layer: address family and transport protocol.
+
+use std::fmt;
+
+/// IP address family. IPv4 and IPv6 UPnP are independent: each family is discovered and
+/// controlled over its own transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Transport protocol of a port mapping or pinhole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Udp,
+    Tcp,
+}
+
+impl Protocol {
+    /// Name used by WANIPConnection (`NewProtocol`): "UDP" / "TCP".
+    pub fn upnp_name(self) -> &'static str {
+        match self {
+            Protocol::Udp => "UDP",
+            Protocol::Tcp => "TCP",
+        }
+    }
+    /// IANA protocol number used by WANIPv6FirewallControl (`Protocol`): 17 / 6.
+    pub fn iana_number(self) -> u8 {
+        match self {
+            Protocol::Udp => 17,
+            Protocol::Tcp => 6,
+        }
+    }
+    /// Parse "udp"/"tcp" (any case) or "17"/"6".
+    pub fn parse(text: &str) -> Option<Protocol> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("udp") || t == "17" {
+            Some(Protocol::Udp)
+        } else if t.eq_ignore_ascii_case("tcp") || t == "6" {
+            Some(Protocol::Tcp)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.upnp_name())
+    }
+}
