@@ -8,6 +8,8 @@
 pub mod addr;
 pub mod cancel;
 pub mod error;
+pub mod events;
+pub mod persist;
 pub mod limits;
 pub mod parse;
 pub mod types;
@@ -16,3 +18,12 @@ pub use addr::{ExternalAddress, V4Class};
 pub use cancel::{Budget, CancelToken};
 pub use error::{Error, Result, UpnpFault};
 pub use types::{Family, Protocol};
+pub mod gateway;
+pub mod pinhole;
+pub(crate) mod platform;
+pub mod port_mapping;
+pub mod transport;
+
+pub use gateway::{discover, DiscoveryOptions, Gateway, Service, ServiceKind};
+pub use pinhole::{FirewallStatus, Pinhole};
+pub use port_mapping::{PortMapping, StatusInfo};

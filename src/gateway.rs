@@ -1,0 +1,388 @@
+//! A gateway found by discovery: where it is, which services it offers, which local address we
+//! use toward it; and the SOAP call every typed action goes through.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::addr::V6Scope;
+use crate::cancel::{Budget, CancelToken};
+use crate::error::{Error, UpnpFault};
+use crate::limits::{DESCRIPTION_BODY_MAX, SOAP_BODY_MAX, SSDP_MAX_LOCATIONS};
+use crate::parse::description::{self, Description};
+use crate::parse::soap::{self, SoapOutcome};
+use crate::parse::url::HttpUrl;
+use crate::platform;
+use crate::transport::http::{exchange, Request};
+use crate::transport::ssdp::{search, Hit, SearchSpec};
+use crate::types::Family;
+
+/// The kinds of service portopen drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceKind {
+    WanPppConnection1,
+    WanIpConnection1,
+    WanIpConnection2,
+    WanIpv6FirewallControl1,
+}
+
+impl ServiceKind {
+    pub fn from_type(service_type: &str) -> Option<ServiceKind> {
+        let t = service_type.trim();
+        let kind = t.strip_prefix("urn:schemas-upnp-org:service:")?;
+        match kind {
+            "WANIPConnection:2" => Some(ServiceKind::WanIpConnection2),
+            "WANIPConnection:1" => Some(ServiceKind::WanIpConnection1),
+            "WANPPPConnection:1" => Some(ServiceKind::WanPppConnection1),
+            "WANIPv6FirewallControl:1" => Some(ServiceKind::WanIpv6FirewallControl1),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::WanIpConnection2 => "WANIPConnection:2",
+            ServiceKind::WanIpConnection1 => "WANIPConnection:1",
+            ServiceKind::WanPppConnection1 => "WANPPPConnection:1",
+            ServiceKind::WanIpv6FirewallControl1 => "WANIPv6FirewallControl:1",
+        }
+    }
+}
+
+/// A service endpoint on the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub kind: ServiceKind,
+    /// The exact serviceType URN from the description (sent back in SOAPAction).
+    pub service_type: String,
+    pub control_url: HttpUrl,
+    /// Which WANConnectionDevice it belongs to (for routers with several).
+    pub wan_connection_device: Option<usize>,
+}
+
+/// A gateway found over one address family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gateway {
+    /// The family it was discovered and is controlled over.
+    pub family: Family,
+    pub location: HttpUrl,
+    pub server: Option<String>,
+    pub usn: String,
+    pub boot_id: Option<u32>,
+    pub device_type: String,
+    pub friendly_name: String,
+    pub manufacturer: String,
+    pub model_name: String,
+    pub model_number: String,
+    /// Port mapping service (WANIPConnection:2 > :1 > WANPPPConnection:1).
+    pub wan: Option<Service>,
+    /// Every port mapping service offered (a router may have several WAN connection devices).
+    pub wan_candidates: Vec<Service>,
+    /// IPv6 pinhole service.
+    pub firewall: Option<Service>,
+    /// This host's address toward the gateway: every request is bound to it, and it is the
+    /// InternalClient of mappings and pinholes unless the caller names another.
+    pub local_addr: IpAddr,
+}
+
+impl Gateway {
+    /// IGD major version from the root device type (2 for InternetGatewayDevice:2).
+    pub fn igd_version(&self) -> u8 {
+        if self.device_type.ends_with(":InternetGatewayDevice:2") {
+            2
+        } else if self.device_type.ends_with(":InternetGatewayDevice:1") {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Fetch and read the description at `location` (a LOCATION from SSDP, or a cached one).
+    /// `local` names the local address to use; otherwise the one the OS picks (for IPv6, the
+    /// stable global address on that interface).
+    pub fn from_location(family: Family, location: HttpUrl, local: Option<IpAddr>, budget: &Budget) -> Result<Gateway, Error> {
+        let local_addr = match local {
+            Some(ip) => ip,
+            None => choose_local_addr(family, &location)?,
+        };
+        let response = exchange(
+            &Request {
+                method: "GET",
+                url: &location,
+                headers: &[],
+                body: &[],
+                bind: Some(local_addr),
+                body_cap: DESCRIPTION_BODY_MAX,
+                context: "device description",
+            },
+            budget,
+        )?;
+        if response.status != 200 {
+            return Err(Error::HttpStatus { context: format!("device description ({location})"), status: response.status });
+        }
+        let text = std::str::from_utf8(&response.body).map_err(|_| Error::invalid_response(format!("device description ({location})"), "not UTF-8"))?;
+        let desc = description::parse(text).map_err(|e| Error::invalid_response(format!("device description ({location})"), e.0))?;
+        Gateway::from_description(family, location, local_addr, &desc)
+    }
+
+    fn from_description(family: Family, location: HttpUrl, local_addr: IpAddr, desc: &Description) -> Result<Gateway, Error> {
+        let ctx = || format!("device description ({location})");
+        let base = match &desc.url_base {
+            Some(b) => {
+                let url = HttpUrl::parse(b).map_err(|e| Error::invalid_response(ctx(), format!("URLBase refused: {e}")))?;
+                if url.ip != location.ip {
+                    return Err(Error::invalid_response(ctx(), format!("URLBase '{b}' points to another host than the LOCATION")));
+                }
+                HttpUrl { scope_id: location.scope_id, ..url }
+            }
+            None => location.clone(),
+        };
+        let mut wan_candidates = Vec::new();
+        let mut firewall = None;
+        for entry in &desc.services {
+            let Some(kind) = ServiceKind::from_type(&entry.service_type) else { continue };
+            if entry.control_url.is_empty() {
+                log::debug!("{}: {} has no controlURL; ignored", ctx(), kind.name());
+                continue;
+            }
+            let control_url = match base.join(&entry.control_url) {
+                Ok(u) => u,
+                Err(e) => {
+                    log::warn!("{}: {} controlURL refused: {e}", ctx(), kind.name());
+                    continue;
+                }
+            };
+            let service = Service { kind, service_type: entry.service_type.trim().to_string(), control_url, wan_connection_device: entry.wan_connection_device };
+            if kind == ServiceKind::WanIpv6FirewallControl1 {
+                firewall.get_or_insert(service);
+            } else {
+                wan_candidates.push(service);
+            }
+        }
+        // Best kind first; among equals, document order.
+        wan_candidates.sort_by_key(|s| std::cmp::Reverse(s.kind));
+        Ok(Gateway {
+            family,
+            location,
+            server: None,
+            usn: desc.udn.clone(),
+            boot_id: None,
+            device_type: desc.device_type.clone(),
+            friendly_name: desc.friendly_name.clone(),
+            manufacturer: desc.manufacturer.clone(),
+            model_name: desc.model_name.clone(),
+            model_number: desc.model_number.clone(),
+            wan: wan_candidates.first().cloned(),
+            wan_candidates,
+            firewall,
+            local_addr,
+        })
+    }
+
+    /// True when the gateway offers what its family is used for: a port mapping service over
+    /// IPv4, the pinhole service over IPv6.
+    pub fn is_usable(&self) -> bool {
+        match self.family {
+            Family::V4 => self.wan.is_some(),
+            Family::V6 => self.firewall.is_some(),
+        }
+    }
+
+    pub(crate) fn wan_service(&self, action: &str) -> Result<&Service, Error> {
+        self.wan.as_ref().ok_or_else(|| Error::NoService(format!("{action}: the gateway at {} offers no WANIPConnection or WANPPPConnection", self.location)))
+    }
+
+    pub(crate) fn firewall_service(&self, action: &str) -> Result<&Service, Error> {
+        if self.family != Family::V6 {
+            return Err(Error::NotSupported(format!(
+                "{action}: IPv6 pinholes must be requested over IPv6 from the IPv6 control URL; this gateway was found over IPv4"
+            )));
+        }
+        self.firewall.as_ref().ok_or_else(|| Error::NoService(format!("{action}: the gateway at {} offers no WANIPv6FirewallControl:1", self.location)))
+    }
+
+    /// One SOAP action. Faults become [`Error::Upnp`], whatever the HTTP status they came with.
+    pub fn call(&self, service: &Service, action: &str, args: &[(&str, String)], budget: &Budget) -> Result<Vec<(String, String)>, Error> {
+        let started = Instant::now();
+        let body = soap::build_request(&service.service_type, action, args);
+        let soap_action = format!("\"{}#{}\"", service.service_type, action);
+        log::debug!("SOAP {action} -> {} {:?}", service.control_url, args);
+        let response = exchange(
+            &Request {
+                method: "POST",
+                url: &service.control_url,
+                headers: &[("Content-Type", "text/xml; charset=\"utf-8\""), ("SOAPAction", &soap_action)],
+                body: body.as_bytes(),
+                bind: Some(self.local_addr),
+                body_cap: SOAP_BODY_MAX,
+                context: action,
+            },
+            budget,
+        )?;
+        let text = String::from_utf8_lossy(&response.body);
+        let parsed = soap::parse_response(&text, action);
+        let result = match (response.status, parsed) {
+            (_, Ok(SoapOutcome::Fault { code, description })) => Err(Error::Upnp(UpnpFault { action: action.to_string(), code, description })),
+            (200, Ok(SoapOutcome::Success(args))) => Ok(args),
+            (200, Err(e)) => Err(Error::invalid_response(action, e.0)),
+            (status, _) => Err(Error::HttpStatus { context: action.to_string(), status }),
+        };
+        match &result {
+            Ok(out) => log::debug!("SOAP {action} <- ok {:?} in {:.1} ms", out, started.elapsed().as_secs_f64() * 1000.0),
+            Err(e) => log::debug!("SOAP {action} <- {e} in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0),
+        }
+        result
+    }
+}
+
+/// The local address to use toward `location`: the OS's choice, except over IPv6 where a
+/// link-local or temporary choice is replaced by the stable global address of that interface
+/// (a pinhole for a link-local or a daily-changing address is useless).
+pub fn choose_local_addr(family: Family, location: &HttpUrl) -> Result<IpAddr, Error> {
+    let os_choice = platform::local_addr_toward(location.socket_addr()).map_err(|e| Error::io(format!("finding the local address toward {location}"), &e))?;
+    if family == Family::V4 {
+        return Ok(os_choice);
+    }
+    let IpAddr::V6(os_v6) = os_choice else { return Ok(os_choice) };
+    let interfaces = platform::interfaces().unwrap_or_default();
+    let iface = interfaces
+        .iter()
+        .find(|i| i.v6.iter().any(|a| a.ip == os_v6))
+        .or_else(|| interfaces.iter().find(|i| location.scope_id != 0 && i.index == location.scope_id));
+    let Some(iface) = iface else { return Ok(os_choice) };
+    let current = iface.v6.iter().find(|a| a.ip == os_v6);
+    if V6Scope::of(&os_v6) == V6Scope::Global && current.map_or(true, |a| !a.temporary && !a.deprecated) {
+        return Ok(os_choice);
+    }
+    let stable = iface.v6.iter().filter(|a| V6Scope::of(&a.ip) == V6Scope::Global && !a.temporary && !a.deprecated);
+    // Prefer a stable address in the same /64 as the OS's temporary choice.
+    let same_prefix = stable.clone().find(|a| a.ip.segments()[..4] == os_v6.segments()[..4]);
+    if let Some(a) = same_prefix.or_else(|| stable.clone().next()) {
+        log::debug!("IPv6: using stable address {} instead of {os_v6}", a.ip);
+        return Ok(IpAddr::V6(a.ip));
+    }
+    if let Some(a) = iface.v6.iter().find(|a| V6Scope::of(&a.ip) == V6Scope::Global) {
+        return Ok(IpAddr::V6(a.ip));
+    }
+    Ok(os_choice)
+}
+
+/// How to discover.
+#[derive(Clone, Debug)]
+pub struct DiscoveryOptions {
+    /// Whole-discovery budget.
+    pub timeout: Duration,
+    /// Listening window after the first gateway answer.
+    pub grace: Duration,
+    /// Multicast M-SEARCH on the host's interfaces.
+    pub multicast: bool,
+    /// Unicast M-SEARCH to the OS's default gateway too.
+    pub default_gateway: bool,
+    /// Extra unicast M-SEARCH targets (tests, or a user who knows the router's address).
+    pub unicast: Vec<SocketAddr>,
+    /// Restrict multicast to these interface names (empty: all).
+    pub interfaces: Vec<String>,
+    /// Diagnostics: keep listening until the deadline and return every gateway.
+    pub collect_all: bool,
+    /// Local address to use for IPv4 / IPv6 (None: the OS's choice, see [`choose_local_addr`]).
+    pub local_v4: Option<Ipv4Addr>,
+    pub local_v6: Option<Ipv6Addr>,
+}
+
+impl Default for DiscoveryOptions {
+    fn default() -> Self {
+        DiscoveryOptions {
+            timeout: crate::limits::DEFAULT_DISCOVERY_TIMEOUT,
+            grace: crate::limits::DEFAULT_DISCOVERY_GRACE,
+            multicast: true,
+            default_gateway: true,
+            unicast: Vec::new(),
+            interfaces: Vec::new(),
+            collect_all: false,
+            local_v4: None,
+            local_v6: None,
+        }
+    }
+}
+
+impl DiscoveryOptions {
+    pub(crate) fn local_for(&self, family: Family) -> Option<IpAddr> {
+        match family {
+            Family::V4 => self.local_v4.map(IpAddr::V4),
+            Family::V6 => self.local_v6.map(IpAddr::V6),
+        }
+    }
+}
+
+/// Find gateways over one family. Returns those found, usable ones first (at least one), or
+/// [`Error::NoGateway`]. Without `collect_all` it stops at the first usable gateway.
+pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken) -> Result<Vec<Gateway>, Error> {
+    let started = Instant::now();
+    let budget = Budget::new(options.timeout, cancel);
+    let mut unicast = options.unicast.clone();
+    if options.default_gateway {
+        match family {
+            Family::V4 => unicast.extend(platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900)))),
+            Family::V6 => unicast.extend(
+                platform::default_gateway_v6().map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
+            ),
+        }
+    }
+    let spec = SearchSpec {
+        family,
+        multicast: options.multicast,
+        unicast,
+        interfaces: options.interfaces.clone(),
+        grace: options.grace,
+        collect_all: options.collect_all,
+    };
+    let hits = search(&spec, &budget)?;
+    let gateways = gateways_from_hits(family, &hits, options, &budget)?;
+    log::debug!("discovery {family}: {} usable gateway(s) in {:.1} ms", gateways.len(), started.elapsed().as_secs_f64() * 1000.0);
+    Ok(gateways)
+}
+
+fn gateways_from_hits(family: Family, hits: &[Hit], options: &DiscoveryOptions, budget: &Budget) -> Result<Vec<Gateway>, Error> {
+    let mut tried: Vec<&HttpUrl> = Vec::new();
+    let mut found: Vec<Gateway> = Vec::new();
+    let mut unusable: Vec<Gateway> = Vec::new();
+    let mut last_error: Option<Error> = None;
+    for hit in hits {
+        if crate::parse::ssdp::target_rank(&hit.response.search_target) == 0 || tried.contains(&&hit.location) {
+            continue;
+        }
+        if tried.len() >= SSDP_MAX_LOCATIONS {
+            break;
+        }
+        tried.push(&hit.location);
+        match Gateway::from_location(family, hit.location.clone(), options.local_for(family), budget) {
+            Ok(mut gw) => {
+                gw.server = hit.response.server.clone();
+                gw.boot_id = hit.response.boot_id;
+                if !hit.response.usn.is_empty() {
+                    gw.usn = hit.response.usn.split("::").next().unwrap_or(&hit.response.usn).to_string();
+                }
+                if gw.is_usable() {
+                    found.push(gw);
+                    if !options.collect_all {
+                        break;
+                    }
+                } else {
+                    log::debug!("gateway at {} has no {} service", gw.location, if family == Family::V4 { "port mapping" } else { "pinhole" });
+                    unusable.push(gw);
+                }
+            }
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) => {
+                log::debug!("gateway at {} skipped: {e}", hit.location);
+                last_error = Some(e);
+            }
+        }
+    }
+    found.extend(unusable);
+    if found.is_empty() {
+        return Err(match last_error {
+            Some(e) => e,
+            None => Error::NoGateway(format!("no UPnP gateway answered discovery over {family}")),
+        });
+    }
+    Ok(found)
+}

@@ -1,0 +1,5 @@
+//! The only layer that does network I/O: HTTP exchanges and SSDP searches, each bounded by a
+//! [`Budget`](crate::cancel::Budget) and by the size caps in [`limits`](crate::limits).
+
+pub mod http;
+pub mod ssdp;

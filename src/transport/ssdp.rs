@@ -1,0 +1,349 @@
+//! SSDP search: send M-SEARCH by multicast on every usable interface (and by unicast to named
+//! addresses, e.g. the default gateway), collect answers until a usable gateway has answered
+//! plus a grace window, or until the deadline. Answers are validated and deduplicated here.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+use crate::cancel::Budget;
+use crate::error::Error;
+use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_MAX_RESPONSES, SSDP_MX, SSDP_TTL};
+use crate::parse::ssdp::{build_msearch, parse_response, target_rank, SsdpResponse, SEARCH_TARGETS};
+use crate::parse::url::HttpUrl;
+use crate::platform::{self, NetInterface};
+use crate::types::Family;
+
+const V4_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
+const V6_LINK_GROUP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
+const V6_SITE_GROUP: Ipv6Addr = Ipv6Addr::new(0xff05, 0, 0, 0, 0, 0, 0, 0xc);
+const SSDP_PORT: u16 = 1900;
+
+/// What to search and how long to listen.
+#[derive(Clone, Debug)]
+pub struct SearchSpec {
+    pub family: Family,
+    /// Send multicast M-SEARCH on every usable interface of the family.
+    pub multicast: bool,
+    /// Also send unicast M-SEARCH to these addresses (UDA 1.1 unicast search: no MX).
+    pub unicast: Vec<SocketAddr>,
+    /// Only these interfaces (by name); empty means all.
+    pub interfaces: Vec<String>,
+    /// After the first gateway answer, listen this much longer for a better one.
+    pub grace: Duration,
+    /// Diagnostics: listen until the deadline and keep every answer.
+    pub collect_all: bool,
+}
+
+/// One validated answer.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub response: SsdpResponse,
+    /// LOCATION, validated, re-pointed to the responder and scoped to the arrival interface.
+    pub location: HttpUrl,
+    pub from: SocketAddr,
+    /// Interface index the answer came in on (0 when unknown).
+    pub if_index: u32,
+    pub elapsed: Duration,
+}
+
+struct Listener {
+    socket: Socket,
+    /// Interface index and its prefixes, to check the responder is on that link.
+    iface: Option<NetInterface>,
+    explicit_peer: Option<SocketAddr>,
+}
+
+/// Run one search. Returns the answers kept (best gateways first), possibly none.
+pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
+    let started = Instant::now();
+    let listeners = open_listeners(spec)?;
+    if listeners.is_empty() {
+        return Err(Error::NoGateway(format!("{}: no usable network interface to search on", spec.family)));
+    }
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<Hit>();
+    let mut hits: Vec<Hit> = Vec::new();
+    std::thread::scope(|scope| {
+        for listener in &listeners {
+            let tx = tx.clone();
+            let stop = &stop;
+            std::thread::Builder::new()
+                .name("portopen-ssdp".into())
+                .spawn_scoped(scope, move || receive_loop(listener, spec, budget, stop, started, tx))
+                .map_err(|e| Error::io("starting SSDP receiver", &e))?;
+        }
+        drop(tx);
+        let mut grace_end: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let mut until = budget.deadline();
+            if let Some(g) = grace_end {
+                until = until.min(g);
+            }
+            if now >= until || budget.cancel_token().is_cancelled() {
+                break;
+            }
+            match rx.recv_timeout((until - now).min(crate::limits::CANCEL_POLL)) {
+                Ok(hit) => {
+                    if hits.iter().any(|h| h.response.usn == hit.response.usn && h.location == hit.location) {
+                        continue;
+                    }
+                    if hits.len() >= SSDP_MAX_RESPONSES {
+                        log::debug!("SSDP: keeping no more than {SSDP_MAX_RESPONSES} answers; dropping one from {}", hit.from);
+                        continue;
+                    }
+                    log::debug!(
+                        "SSDP {}: answer from {} after {:.1} ms: ST {} LOCATION {} SERVER {:?}",
+                        spec.family,
+                        hit.from,
+                        hit.elapsed.as_secs_f64() * 1000.0,
+                        hit.response.search_target,
+                        hit.location,
+                        hit.response.server
+                    );
+                    if !spec.collect_all && grace_end.is_none() && target_rank(&hit.response.search_target) > 0 {
+                        grace_end = Some(Instant::now() + spec.grace);
+                    }
+                    hits.push(hit);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        Ok::<(), Error>(())
+    })?;
+    if budget.cancel_token().is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    // Best first: IGD:2 answers over IGD:1, then arrival order (stable sort).
+    hits.sort_by_key(|h| std::cmp::Reverse(target_rank(&h.response.search_target)));
+    log::debug!("SSDP {}: {} answer(s) in {:.1} ms", spec.family, hits.len(), started.elapsed().as_secs_f64() * 1000.0);
+    Ok(hits)
+}
+
+fn open_listeners(spec: &SearchSpec) -> Result<Vec<Listener>, Error> {
+    let mut listeners = Vec::new();
+    if spec.multicast {
+        let interfaces = platform::interfaces().map_err(|e| Error::io("listing network interfaces", &e))?;
+        for ifc in interfaces {
+            if !spec.interfaces.is_empty() && !spec.interfaces.iter().any(|n| n == &ifc.name) {
+                continue;
+            }
+            match spec.family {
+                Family::V4 => {
+                    let Some(&(ip, _)) = ifc.v4.first() else { continue };
+                    match multicast_v4_socket(ip) {
+                        Ok(socket) => {
+                            for st in SEARCH_TARGETS {
+                                let msg = build_msearch("239.255.255.250:1900", st, Some(SSDP_MX));
+                                if let Err(e) = socket.send_to(&msg, &SocketAddr::V4(SocketAddrV4::new(V4_GROUP, SSDP_PORT)).into()) {
+                                    log::debug!("SSDP IPv4: M-SEARCH on {} ({ip}) failed: {e}", ifc.name);
+                                    break;
+                                }
+                            }
+                            log::debug!("SSDP IPv4: M-SEARCH sent on {} from {ip}", ifc.name);
+                            listeners.push(Listener { socket, iface: Some(ifc), explicit_peer: None });
+                        }
+                        Err(e) => log::debug!("SSDP IPv4: cannot search on {}: {e}", ifc.name),
+                    }
+                }
+                Family::V6 => {
+                    if ifc.v6.is_empty() || ifc.index == 0 {
+                        continue;
+                    }
+                    match multicast_v6_socket(ifc.index) {
+                        Ok(socket) => {
+                            let mut sent = false;
+                            for (group, host) in [(V6_LINK_GROUP, "[FF02::C]:1900"), (V6_SITE_GROUP, "[FF05::C]:1900")] {
+                                let dest = SocketAddr::V6(SocketAddrV6::new(group, SSDP_PORT, 0, ifc.index));
+                                for st in SEARCH_TARGETS {
+                                    match socket.send_to(&build_msearch(host, st, Some(SSDP_MX)), &dest.into()) {
+                                        Ok(_) => sent = true,
+                                        Err(e) => {
+                                            log::debug!("SSDP IPv6: M-SEARCH to {group} on {} failed: {e}", ifc.name);
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                            if sent {
+                                log::debug!("SSDP IPv6: M-SEARCH sent to ff02::c and ff05::c on {} (index {})", ifc.name, ifc.index);
+                                listeners.push(Listener { socket, iface: Some(ifc), explicit_peer: None });
+                            }
+                        }
+                        Err(e) => log::debug!("SSDP IPv6: cannot search on {}: {e}", ifc.name),
+                    }
+                }
+            }
+        }
+    }
+    for &peer in &spec.unicast {
+        let family_ok = matches!((spec.family, peer), (Family::V4, SocketAddr::V4(_)) | (Family::V6, SocketAddr::V6(_)));
+        if !family_ok {
+            continue;
+        }
+        let socket = match unicast_socket(peer) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("SSDP: cannot search {peer} by unicast: {e}");
+                continue;
+            }
+        };
+        let host = match peer {
+            SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        };
+        for st in SEARCH_TARGETS {
+            if let Err(e) = socket.send_to(&build_msearch(&host, st, None), &peer.into()) {
+                log::debug!("SSDP: unicast M-SEARCH to {peer} failed: {e}");
+                break;
+            }
+        }
+        log::debug!("SSDP {}: unicast M-SEARCH sent to {peer}", spec.family);
+        listeners.push(Listener { socket, iface: None, explicit_peer: Some(peer) });
+    }
+    Ok(listeners)
+}
+
+fn multicast_v4_socket(ip: Ipv4Addr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    socket.bind(&SocketAddr::V4(SocketAddrV4::new(ip, 0)).into())?;
+    socket.set_multicast_if_v4(&ip)?;
+    socket.set_multicast_ttl_v4(SSDP_TTL)?;
+    Ok(socket)
+}
+
+fn multicast_v6_socket(index: u32) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    socket.set_only_v6(true)?;
+    socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)).into())?;
+    socket.set_multicast_if_v6(index)?;
+    socket.set_multicast_hops_v6(SSDP_TTL)?;
+    Ok(socket)
+}
+
+fn unicast_socket(peer: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(peer), Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let any: SocketAddr = match peer {
+        SocketAddr::V4(_) => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
+    };
+    socket.bind(&any.into())?;
+    Ok(socket)
+}
+
+fn receive_loop(listener: &Listener, spec: &SearchSpec, budget: &Budget, stop: &AtomicBool, started: Instant, tx: mpsc::Sender<Hit>) {
+    let socket: std::net::UdpSocket = match listener.socket.try_clone() {
+        Ok(s) => s.into(),
+        Err(e) => {
+            log::debug!("SSDP: cannot use socket: {e}");
+            return;
+        }
+    };
+    // One byte more than the cap, to tell an oversized datagram from one that fits.
+    let mut buf = [0u8; SSDP_DATAGRAM_MAX + 1];
+    while !stop.load(Ordering::SeqCst) {
+        let Ok(wait) = budget.slice("SSDP") else { return };
+        if socket.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        let (len, from) = match socket.recv_from(&mut buf) {
+            Ok(r) => r,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+            Err(e) => {
+                log::debug!("SSDP: receive failed: {e}");
+                return;
+            }
+        };
+        if let Some(hit) = validate(listener, spec, &buf[..len], from, started) {
+            if tx.send(hit).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Check one datagram: parse it, check the responder is where we searched, and pin LOCATION
+/// to the responder. Returns None (with a logged reason) for anything unusable.
+fn validate(listener: &Listener, spec: &SearchSpec, datagram: &[u8], from: SocketAddr, started: Instant) -> Option<Hit> {
+    let response = match parse_response(datagram) {
+        Ok(r) => r,
+        Err(e) => {
+            log::debug!("SSDP: ignoring datagram from {from}: {e}");
+            return None;
+        }
+    };
+    if let Some(peer) = listener.explicit_peer {
+        if peer.ip() != from.ip() {
+            log::debug!("SSDP: ignoring answer from {from}: unicast search went to {peer}");
+            return None;
+        }
+    } else if let Some(ifc) = &listener.iface {
+        if !on_link(ifc, from.ip()) {
+            log::debug!("SSDP: ignoring answer from {from}: not on the link of {}", ifc.name);
+            return None;
+        }
+    }
+    let mut location = match HttpUrl::parse(&response.location) {
+        Ok(u) => u,
+        Err(e) => {
+            log::debug!("SSDP: ignoring answer from {from}: LOCATION '{}' refused: {e}", response.location);
+            return None;
+        }
+    };
+    if location.ip != from.ip() {
+        log::info!("SSDP: {from} announced LOCATION on {}; using the responder's address instead", location.ip);
+        location.ip = from.ip();
+    }
+    let if_index = match (from, &listener.iface) {
+        (SocketAddr::V6(a), _) if a.scope_id() != 0 => a.scope_id(),
+        (_, Some(ifc)) => ifc.index,
+        _ => 0,
+    };
+    location.scope_id = match location.ip {
+        IpAddr::V6(v6) if crate::addr::is_ipv6_link_local(&v6) => if_index,
+        _ => 0,
+    };
+    let _ = spec;
+    Some(Hit { response, location, from, if_index, elapsed: started.elapsed() })
+}
+
+fn on_link(ifc: &NetInterface, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => ifc.v4.iter().any(|&(net, len)| same_prefix(&net.octets(), &v4.octets(), len)),
+        IpAddr::V6(v6) => crate::addr::is_ipv6_link_local(&v6) || ifc.v6.iter().any(|a| same_prefix(&a.ip.octets(), &v6.octets(), a.prefix_len)),
+    }
+}
+
+fn same_prefix(a: &[u8], b: &[u8], len: u8) -> bool {
+    let len = len as usize;
+    let full = len / 8;
+    if a[..full.min(a.len())] != b[..full.min(b.len())] {
+        return false;
+    }
+    let rem = len % 8;
+    if rem == 0 || full >= a.len() {
+        return true;
+    }
+    let mask = 0xffu8 << (8 - rem);
+    a[full] & mask == b[full] & mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_prefix;
+
+    #[test]
+    fn prefix_match() {
+        assert!(same_prefix(&[192, 168, 77, 1], &[192, 168, 77, 200], 24));
+        assert!(!same_prefix(&[192, 168, 77, 1], &[192, 168, 78, 1], 24));
+        assert!(same_prefix(&[10, 0, 0, 1], &[10, 0, 0, 1], 32));
+        assert!(same_prefix(&[10, 128, 0, 1], &[10, 191, 0, 1], 10));
+        assert!(!same_prefix(&[10, 128, 0, 1], &[10, 64, 0, 1], 10));
+    }
+}
