@@ -95,6 +95,30 @@ impl Gateway {
         }
     }
 
+    /// A gateway known only by one control URL (a journal entry): enough to call that service.
+    pub(crate) fn for_control(family: Family, service: Service, local_addr: IpAddr) -> Gateway {
+        let (wan, firewall) = match service.kind {
+            ServiceKind::WanIpv6FirewallControl1 => (None, Some(service.clone())),
+            _ => (Some(service.clone()), None),
+        };
+        Gateway {
+            family,
+            location: service.control_url.clone(),
+            server: None,
+            usn: String::new(),
+            boot_id: None,
+            device_type: String::new(),
+            friendly_name: String::new(),
+            manufacturer: String::new(),
+            model_name: String::new(),
+            model_number: String::new(),
+            wan_candidates: wan.iter().cloned().collect(),
+            wan,
+            firewall,
+            local_addr,
+        }
+    }
+
     /// Fetch and read the description at `location` (a LOCATION from SSDP, or a cached one).
     /// `local` names the local address to use; otherwise the one the OS picks (for IPv6, the
     /// stable global address on that interface).

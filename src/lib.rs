@@ -27,3 +27,12 @@ pub mod transport;
 pub use gateway::{discover, DiscoveryOptions, Gateway, Service, ServiceKind};
 pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
+pub mod check;
+pub mod client;
+mod keeper;
+pub mod lease;
+
+pub use client::{Client, ClientConfig, Lease};
+pub use events::{Event, EventKind};
+pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
+pub use check::{CheckReport, Grade};

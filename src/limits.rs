@@ -72,6 +72,21 @@ pub const RENEW_MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub const RECOVER_BACKOFF_FIRST: Duration = Duration::from_millis(500);
 pub const RECOVER_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// A permanent mapping (lease 0, on routers refusing finite ones) is checked this often, so a
+/// router reboot is noticed and the mapping re-added.
+pub const PERMANENT_CHECK_INTERVAL: Duration = Duration::from_secs(120);
+/// Lease of the pinhole made for an instant when a leftover pinhole is looked up by its tuple
+/// (it is deleted right after).
+pub const LEFTOVER_PINHOLE_LEASE_SECS: u32 = 60;
+/// Description of mappings when the caller gives none; leftovers are only deleted when they
+/// carry the description they were made with.
+pub const DEFAULT_DESCRIPTION: &str = "portopen";
+
+/// `check`: lease of the trial pinhole and mapping (removed at once; this bounds a leftover).
+pub const CHECK_LEASE_SECS: u32 = 30;
+/// `check`: trial port is this plus (process id mod 1000), unless the caller names one.
+pub const CHECK_PORT_BASE: u16 = 50_000;
+
 /// Events kept for polling; the oldest are dropped past this (a game that never polls must
 /// not grow memory).
 pub const EVENT_QUEUE_MAX: usize = 256;

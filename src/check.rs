@@ -1,0 +1,218 @@
+//! The working group's router grading: discover over both families, read the IPv6 firewall's
+//! flags, try a short-lived pinhole and mapping, remove them, and grade the router —
+//! A: pinholes usable as delivered; B: usable after changing a router setting;
+//! C: answers discovery but pinholes unusable; D: no answer to discovery — with the evidence.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::addr::ExternalAddress;
+use crate::cancel::Budget;
+use crate::client::Client;
+use crate::error::Error;
+use crate::gateway::Gateway;
+use crate::limits::{CHECK_LEASE_SECS, CHECK_PORT_BASE};
+use crate::pinhole::{FirewallStatus, Pinhole};
+use crate::port_mapping::PortMapping;
+use crate::types::{Family, Protocol};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Grade {
+    A,
+    B,
+    C,
+    D,
+}
+
+impl Grade {
+    pub fn letter(self) -> char {
+        match self {
+            Grade::A => 'A',
+            Grade::B => 'B',
+            Grade::C => 'C',
+            Grade::D => 'D',
+        }
+    }
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Grade::A => "IPv6 pinholes usable as delivered",
+            Grade::B => "IPv6 pinholes usable after changing a router setting",
+            Grade::C => "answers discovery, but IPv6 pinholes are unusable",
+            Grade::D => "no answer to discovery",
+        }
+    }
+}
+
+/// What one trial action did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trial {
+    pub ok: bool,
+    pub upnp_code: Option<u16>,
+    /// What happened, in words.
+    pub detail: String,
+    pub millis: f64,
+}
+
+/// Evidence about one family's gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyEvidence {
+    pub location: String,
+    pub server: Option<String>,
+    pub igd_version: u8,
+    pub services: Vec<String>,
+    pub local_addr: IpAddr,
+}
+
+/// The report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReport {
+    pub grade: Grade,
+    /// Why this grade, in one sentence.
+    pub reason: String,
+    pub v6_gateway: Option<FamilyEvidence>,
+    pub v6_discovery_error: Option<String>,
+    pub v4_gateway: Option<FamilyEvidence>,
+    pub v4_discovery_error: Option<String>,
+    pub firewall: Option<FirewallStatus>,
+    pub firewall_error: Option<String>,
+    pub pinhole: Option<Trial>,
+    /// IPv4 external address and its class ("public", "private", ...).
+    pub external_address: Option<String>,
+    pub external_class: Option<String>,
+    pub mapping: Option<Trial>,
+}
+
+fn evidence(gw: &Gateway) -> FamilyEvidence {
+    let mut services: Vec<String> = gw.wan_candidates.iter().map(|s| s.kind.name().to_string()).collect();
+    if let Some(fw) = &gw.firewall {
+        services.push(fw.kind.name().to_string());
+    }
+    FamilyEvidence { location: gw.location.to_string(), server: gw.server.clone(), igd_version: gw.igd_version(), services, local_addr: gw.local_addr }
+}
+
+fn trial(result: Result<String, Error>, started: Instant) -> Trial {
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(detail) => Trial { ok: true, upnp_code: None, detail, millis },
+        Err(e) => Trial { ok: false, upnp_code: e.upnp_code(), detail: e.to_string(), millis },
+    }
+}
+
+/// A test port unlikely to clash with the game's own (overridable).
+fn test_port(port: u16) -> u16 {
+    if port != 0 {
+        return port;
+    }
+    CHECK_PORT_BASE + (std::process::id() % 1000) as u16
+}
+
+impl Client {
+    /// Grade the router. `port` is the port the trial pinhole and mapping use (0: a high port
+    /// picked for this process). Everything tried is removed before returning.
+    pub fn check(&self, port: u16) -> CheckReport {
+        let port = test_port(port);
+        let (v6, v4) = std::thread::scope(|s| {
+            let t4 = s.spawn(|| self.discover(Family::V4));
+            let v6 = self.discover(Family::V6);
+            (v6, t4.join().unwrap_or_else(|_| Err(Error::NoGateway("IPv4 discovery thread panicked".into()))))
+        });
+        let budget = || Budget::new(self.config().action_timeout, &crate::cancel::CancelToken::new());
+        let mut report = CheckReport {
+            grade: Grade::D,
+            reason: String::new(),
+            v6_gateway: v6.as_ref().ok().map(evidence),
+            v6_discovery_error: v6.as_ref().err().map(|e| e.to_string()),
+            v4_gateway: v4.as_ref().ok().map(evidence),
+            v4_discovery_error: v4.as_ref().err().map(|e| e.to_string()),
+            firewall: None,
+            firewall_error: None,
+            pinhole: None,
+            external_address: None,
+            external_class: None,
+            mapping: None,
+        };
+
+        if let Ok(gw) = &v4 {
+            if gw.wan.is_some() {
+                match gw.external_address(&budget()) {
+                    Ok(ExternalAddress::V4(ip, class)) => {
+                        report.external_address = Some(ip.to_string());
+                        report.external_class = Some(class.name().to_string());
+                    }
+                    Ok(ExternalAddress::V6(ip)) => report.external_address = Some(ip.to_string()),
+                    Ok(ExternalAddress::None) => report.external_class = Some("none (empty answer)".into()),
+                    Err(e) => report.external_class = Some(format!("unknown: {e}")),
+                }
+                if let IpAddr::V4(local) = gw.local_addr {
+                    let started = Instant::now();
+                    let wanted = PortMapping {
+                        remote_host: None,
+                        external_port: port,
+                        protocol: Protocol::Udp,
+                        internal_port: port,
+                        internal_client: local,
+                        enabled: true,
+                        description: format!("{} check", self.config().description),
+                        lease_secs: CHECK_LEASE_SECS,
+                    };
+                    let result = gw.map_port(&wanted, &budget()).and_then(|m| {
+                        gw.delete_port_mapping(None, m.external_port, m.protocol, &budget())?;
+                        Ok(format!("mapped external port {} (lease {} s) and removed it", m.external_port, m.lease_secs))
+                    });
+                    report.mapping = Some(trial(result, started));
+                }
+            }
+        }
+
+        let Ok(gw) = &v6 else {
+            (report.grade, report.reason) = if v4.is_ok() {
+                (Grade::C, "a gateway answered over IPv4 but none over IPv6: no IPv6 pinhole control".to_string())
+            } else {
+                (Grade::D, "no UPnP gateway answered discovery over IPv4 or IPv6".to_string())
+            };
+            return report;
+        };
+        if gw.firewall.is_none() {
+            report.grade = Grade::C;
+            report.reason = "the IPv6 gateway offers no WANIPv6FirewallControl:1 service".into();
+            return report;
+        }
+        match gw.firewall_status(&budget()) {
+            Ok(st) => report.firewall = Some(st),
+            Err(e) => report.firewall_error = Some(e.to_string()),
+        }
+        if let Some(st) = report.firewall {
+            if !st.enabled {
+                report.grade = Grade::A;
+                report.reason = "the IPv6 firewall is off: inbound traffic passes without pinholes".into();
+                return report;
+            }
+            if !st.inbound_pinhole_allowed {
+                report.grade = Grade::B;
+                report.reason = "the router refuses inbound pinholes (InboundPinholeAllowed=0) until the user enables them".into();
+                return report;
+            }
+        }
+        let IpAddr::V6(client) = gw.local_addr else {
+            report.grade = Grade::C;
+            report.reason = "no IPv6 address toward the gateway".into();
+            return report;
+        };
+        let started = Instant::now();
+        let p = Pinhole { remote_host: None, remote_port: 0, internal_client: client, internal_port: port, protocol: Protocol::Udp, lease_secs: CHECK_LEASE_SECS };
+        let result = gw.add_pinhole(&p, &budget()).and_then(|id| {
+            gw.delete_pinhole(id, &budget())?;
+            Ok(format!("added pinhole {id} for [{client}]:{port}/UDP and removed it"))
+        });
+        let t = trial(result, started);
+        (report.grade, report.reason) = match (t.ok, t.upnp_code) {
+            (true, _) => (Grade::A, "an IPv6 pinhole was added and removed as delivered".to_string()),
+            (false, Some(606)) => (Grade::B, "AddPinhole not authorized (606): the router must be set to allow UPnP pinhole control for this host".to_string()),
+            (false, Some(703)) => (Grade::B, "AddPinhole refused: inbound pinholes not allowed (703) until the user enables them".to_string()),
+            (false, Some(702)) => (Grade::A, "the IPv6 firewall is off (702): inbound traffic passes without pinholes".to_string()),
+            (false, _) => (Grade::C, format!("the gateway answers but AddPinhole failed: {}", t.detail)),
+        };
+        report.pinhole = Some(t);
+        report
+    }
+}

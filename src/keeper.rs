@@ -1,0 +1,236 @@
+//! Lease upkeep: renew at half the granted lease (pinholes with UpdatePinhole, mappings confirmed
+//! with GetSpecificPortMappingEntry and refreshed), notice losses (704/714, a router that stopped
+//! answering, the host's IPv6 address changing) and recover by rediscovery and re-adding, with a
+//! bounded back-off. Runs on the client's keeper thread, or on the caller's via `renew_due`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::addr::ExternalAddress;
+use crate::client::{first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
+use crate::error::Error;
+use crate::events::EventKind;
+use crate::gateway::{choose_local_addr, Gateway};
+use crate::lease::PortStatus;
+use crate::limits::{PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL};
+use crate::pinhole::Pinhole;
+use crate::port_mapping::PortMapping;
+use crate::types::Family;
+
+/// How long after a grant of `lease_secs` the keeper acts again.
+pub(crate) fn renew_interval(lease_secs: u32) -> Duration {
+    if lease_secs == 0 {
+        return PERMANENT_CHECK_INTERVAL;
+    }
+    Duration::from_secs_f64(lease_secs as f64 * RENEW_FRACTION).max(RENEW_MIN_INTERVAL)
+}
+
+/// The keeper thread: act on due leases, sleep until the next is due or someone wakes it.
+pub(crate) fn run(shared: Arc<Shared>) {
+    log::debug!("keeper started");
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let next = run_due(&shared);
+        let mut flag = lock(&shared.wake_flag);
+        while !*flag && !shared.stopping.load(Ordering::SeqCst) {
+            let wait = match next {
+                Some(t) => t.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if wait.is_zero() {
+                break;
+            }
+            let (guard, timeout) = shared.wake.wait_timeout(flag, wait).unwrap_or_else(|p| p.into_inner());
+            flag = guard;
+            if timeout.timed_out() {
+                break;
+            }
+        }
+        *flag = false;
+    }
+    log::debug!("keeper stopped");
+}
+
+/// Act on every lease that is due. Returns when the next one is due.
+pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
+    let cells: Vec<Arc<LeaseCell>> = lock(&shared.leases).values().cloned().collect();
+    for cell in &cells {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return None;
+        }
+        let due = *lock(&cell.next_due);
+        if due.is_some_and(|d| d <= Instant::now()) {
+            renew_cell(shared, cell);
+        }
+    }
+    cells.iter().filter_map(|c| *lock(&c.next_due)).min()
+}
+
+fn renew_cell(shared: &Shared, cell: &LeaseCell) {
+    if cell.closed.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut work = lock(&cell.work);
+    if cell.closed.load(Ordering::SeqCst) {
+        return;
+    }
+    for family in [Family::V4, Family::V6] {
+        let slot = work.slot(family);
+        if slot.due.is_some_and(|d| d <= Instant::now()) {
+            renew_slot(shared, cell, family, slot);
+        }
+    }
+    refresh_due(cell, &work);
+}
+
+enum Renewal {
+    /// Still held; lease (re)granted for this long; IPv4 external address re-read.
+    Renewed { lease_secs: u32, external: Option<SocketAddr> },
+    /// The router no longer holds it, or it must move: open it again.
+    Gone(String),
+    /// Nothing learned (cancelled): try again later, no event.
+    Retry(Error),
+}
+
+fn renew_slot(shared: &Shared, cell: &LeaseCell, family: Family, slot: &mut Slot) {
+    let outcome = match slot.holding.clone() {
+        Some(Holding::Pinhole { gateway, id, pinhole }) => renew_pinhole(shared, cell, &gateway, id, &pinhole),
+        Some(Holding::Mapping { gateway, mapping }) => renew_mapping(shared, &gateway, &mapping),
+        Some(Holding::Nothing) => {
+            slot.due = None;
+            return;
+        }
+        None => Renewal::Gone(String::new()),
+    };
+    match outcome {
+        Renewal::Renewed { lease_secs, external } => {
+            let mut info = lock(&cell.info);
+            let fl = info.family_mut(family);
+            fl.status = PortStatus::Open;
+            fl.lease_secs = lease_secs;
+            if external.is_some() {
+                fl.external = external;
+            }
+            fl.upnp_code = None;
+            fl.message.clear();
+            let snapshot = fl.clone();
+            drop(info);
+            let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
+            slot.lost = false;
+            slot.backoff = Duration::ZERO;
+            slot.due = Some(Instant::now() + renew_interval(lease_secs));
+            shared.emit(cell.id, family, kind, &snapshot);
+        }
+        Renewal::Retry(e) => {
+            log::debug!("lease {} {family}: renewal postponed: {e}", cell.id);
+            back_off(slot);
+        }
+        Renewal::Gone(reason) => recover(shared, cell, family, slot, reason),
+    }
+}
+
+fn back_off(slot: &mut Slot) -> bool {
+    let first = slot.backoff.is_zero();
+    slot.backoff = if first { RECOVER_BACKOFF_FIRST } else { (slot.backoff * 2).min(RECOVER_BACKOFF_MAX) };
+    slot.due = Some(Instant::now() + slot.backoff);
+    first
+}
+
+/// The holding is gone (or unusable): report the loss once, then open the family again.
+fn recover(shared: &Shared, cell: &LeaseCell, family: Family, slot: &mut Slot, reason: String) {
+    if !slot.lost {
+        slot.lost = true;
+        let mut info = lock(&cell.info);
+        let fl = info.family_mut(family);
+        fl.status = PortStatus::Lost;
+        fl.message = reason;
+        let snapshot = fl.clone();
+        drop(info);
+        log::info!("lease {} {family}: lost: {}", cell.id, snapshot.message);
+        shared.emit(cell.id, family, EventKind::Lost, &snapshot);
+    }
+    let (fl, holding) = open_family(shared, cell, family);
+    if fl.status.is_open() {
+        // The journal now names the new holding; the old one is gone from the router.
+        shared.journal_set(cell.id, family, holding.as_ref());
+        slot.due = holding.as_ref().and_then(|h| first_due(h, &fl));
+        slot.holding = holding;
+        slot.lost = false;
+        slot.backoff = Duration::ZERO;
+        *lock(&cell.info).family_mut(family) = fl.clone();
+        log::info!("lease {} {family}: recovered at {:?}", cell.id, fl.external);
+        shared.emit(cell.id, family, EventKind::Recovered, &fl);
+    } else {
+        slot.holding = None;
+        let first_failure = back_off(slot);
+        let mut info = lock(&cell.info);
+        let current = info.family_mut(family);
+        current.message = format!("recovering: {}", fl.message);
+        current.upnp_code = fl.upnp_code;
+        let snapshot = current.clone();
+        drop(info);
+        if first_failure {
+            shared.emit(cell.id, family, EventKind::Failed, &snapshot);
+        }
+    }
+}
+
+fn renew_pinhole(shared: &Shared, cell: &LeaseCell, gw: &Gateway, id: u16, pinhole: &Pinhole) -> Renewal {
+    // The host's IPv6 address changed (new prefix, address gone): the pinhole points nowhere.
+    if cell.request.internal_v6.is_none() {
+        if let Ok(IpAddr::V6(now)) = choose_local_addr(Family::V6, &gw.location) {
+            if now != pinhole.internal_client {
+                let _ = release(shared, &Holding::Pinhole { gateway: gw.clone(), id, pinhole: pinhole.clone() });
+                shared.forget_gateway(gw);
+                return Renewal::Gone(format!("this host's IPv6 address changed from {} to {now}", pinhole.internal_client));
+            }
+        }
+    }
+    let budget = shared.budget();
+    match gw.update_pinhole(id, pinhole.lease_secs, &budget) {
+        Ok(()) => Renewal::Renewed { lease_secs: pinhole.lease_secs, external: None },
+        Err(Error::Cancelled) => Renewal::Retry(Error::Cancelled),
+        Err(e) if e.upnp_code() == Some(704) => Renewal::Gone(format!("the router no longer holds pinhole {id} (704)")),
+        Err(e) => gone_after(shared, gw, e),
+    }
+}
+
+fn renew_mapping(shared: &Shared, gw: &Gateway, m: &PortMapping) -> Renewal {
+    let budget = shared.budget();
+    let held = match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
+        Ok(held) => held,
+        Err(Error::Cancelled) => return Renewal::Retry(Error::Cancelled),
+        Err(e) if e.upnp_code() == Some(714) => return Renewal::Gone(format!("the router no longer holds the mapping of port {} (714)", m.external_port)),
+        Err(e) => return gone_after(shared, gw, e),
+    };
+    if held.internal_client != m.internal_client || held.internal_port != m.internal_port {
+        return Renewal::Gone(format!("port {} is now mapped to {}:{}", m.external_port, held.internal_client, held.internal_port));
+    }
+    let mut lease_secs = held.lease_secs;
+    if m.lease_secs != 0 {
+        // Refresh: the same AddPortMapping again restarts the lease (IGD:2 2.3.16).
+        match gw.add_port_mapping(m, &budget) {
+            Ok(()) => {}
+            Err(Error::Cancelled) => return Renewal::Retry(Error::Cancelled),
+            Err(e) => return gone_after(shared, gw, e),
+        }
+        lease_secs = match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
+            Ok(again) => again.lease_secs,
+            Err(_) => m.lease_secs,
+        };
+    }
+    let external = match gw.external_address(&budget) {
+        Ok(ExternalAddress::V4(ip, class)) if class.is_reachable() => Some(SocketAddr::from((ip, m.external_port))),
+        _ => None,
+    };
+    Renewal::Renewed { lease_secs, external }
+}
+
+fn gone_after(shared: &Shared, gw: &Gateway, e: Error) -> Renewal {
+    if e.is_unreachable() {
+        shared.forget_gateway(gw);
+        return Renewal::Gone(format!("the router stopped answering: {e}"));
+    }
+    Renewal::Gone(e.to_string())
+}
