@@ -99,6 +99,16 @@ impl ExternalAddress {
     }
 }
 
+impl fmt::Display for ExternalAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExternalAddress::None => f.write_str("none (empty answer)"),
+            ExternalAddress::V4(ip, class) => write!(f, "{ip} ({class})"),
+            ExternalAddress::V6(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
 /// RFC 5952 canonical text of an IPv6 address: lowercase, no leading zeros, the longest run
 /// (first on a tie) of two or more zero groups shortened to `::`, IPv4-mapped as `::ffff:a.b.c.d`.
 /// miniupnpd before 2.3.3 compares addresses as text, so a pinhole added as `2001:DB8::0:1`

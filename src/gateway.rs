@@ -341,19 +341,25 @@ impl DiscoveryOptions {
 pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken) -> Result<Vec<Gateway>, Error> {
     let started = Instant::now();
     let budget = Budget::new(options.timeout, cancel);
-    let mut unicast = options.unicast.clone();
+    let mut default_gateway = Vec::new();
     if options.default_gateway {
         match family {
-            Family::V4 => unicast.extend(platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900)))),
-            Family::V6 => unicast.extend(
+            Family::V4 => default_gateway.extend(platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900)))),
+            Family::V6 => default_gateway.extend(
                 platform::default_gateway_v6().map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
             ),
         }
     }
+    let mut unicast = options.unicast.clone();
+    let late_unicast = if options.multicast { default_gateway } else {
+        unicast.extend(default_gateway);
+        Vec::new()
+    };
     let spec = SearchSpec {
         family,
         multicast: options.multicast,
         unicast,
+        late_unicast,
         interfaces: options.interfaces.clone(),
         grace: options.grace,
         collect_all: options.collect_all,

@@ -22,6 +22,8 @@ pub const SSDP_MX: u8 = 1;
 /// (IGD:2 over IGD:1). miniupnpd answers every search target in one burst, so a short window
 /// is enough; configurable per client.
 pub const DEFAULT_DISCOVERY_GRACE: Duration = Duration::from_millis(30);
+/// When no gateway has answered the first SSDP round by then, search again with every target.
+pub const SSDP_SECOND_ROUND: Duration = Duration::from_millis(250);
 /// Whole-discovery budget when the caller gives none. miniupnpd answers in ~50 ms; slow
 /// firmware within MX (1 s). Two seconds is miniupnpc's fixed window, here only an upper bound.
 pub const DEFAULT_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -86,6 +88,9 @@ pub const DEFAULT_DESCRIPTION: &str = "portopen";
 pub const CHECK_LEASE_SECS: u32 = 30;
 /// `check`: trial port is this plus (process id mod 1000), unless the caller names one.
 pub const CHECK_PORT_BASE: u16 = 50_000;
+
+/// `portopen list`: GetGenericPortMappingEntry indexes read at most.
+pub const LIST_MAX_ENTRIES: u32 = 1024;
 
 /// Events kept for polling; the oldest are dropped past this (a game that never polls must
 /// not grow memory).

@@ -7,9 +7,9 @@ use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_LOCATION_MAX};
 /// Search targets that find IGD routers and the services portopen drives.
 pub const SEARCH_TARGETS: [&str; 6] = [
     "urn:schemas-upnp-org:device:InternetGatewayDevice:2",
+    "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
     "urn:schemas-upnp-org:service:WANIPv6FirewallControl:1",
     "urn:schemas-upnp-org:service:WANIPConnection:2",
-    "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
     "urn:schemas-upnp-org:service:WANIPConnection:1",
     "urn:schemas-upnp-org:service:WANPPPConnection:1",
 ];

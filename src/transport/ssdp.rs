@@ -4,14 +4,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
 use crate::cancel::Budget;
 use crate::error::Error;
-use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_MAX_RESPONSES, SSDP_MX, SSDP_TTL};
+use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_MAX_RESPONSES, SSDP_MX, SSDP_SECOND_ROUND, SSDP_TTL};
 use crate::parse::ssdp::{build_msearch, parse_response, target_rank, SsdpResponse, SEARCH_TARGETS};
 use crate::parse::url::HttpUrl;
 use crate::platform::{self, NetInterface};
@@ -21,6 +21,10 @@ const V4_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
 const V6_LINK_GROUP: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
 const V6_SITE_GROUP: Ipv6Addr = Ipv6Addr::new(0xff05, 0, 0, 0, 0, 0, 0, 0xc);
 const SSDP_PORT: u16 = 1900;
+/// Round one searches for the first this many of SEARCH_TARGETS (the two IGD device types).
+const FIRST_ROUND_TARGETS: usize = 2;
+/// `target_rank` of an IGD:2 answer, the best there is.
+const TOP_RANK: u8 = 2;
 
 /// What to search and how long to listen.
 #[derive(Clone, Debug)]
@@ -30,6 +34,9 @@ pub struct SearchSpec {
     pub multicast: bool,
     /// Also send unicast M-SEARCH to these addresses (UDA 1.1 unicast search: no MX).
     pub unicast: Vec<SocketAddr>,
+    /// Unicast targets searched only in round two (the default gateway when multicast is on:
+    /// a fallback for networks that drop multicast, not a duplicate burst at a busy router).
+    pub late_unicast: Vec<SocketAddr>,
     /// Only these interfaces (by name); empty means all.
     pub interfaces: Vec<String>,
     /// After the first gateway answer, listen this much longer for a better one.
@@ -55,68 +62,90 @@ struct Listener {
     /// Interface index and its prefixes, to check the responder is on that link.
     iface: Option<NetInterface>,
     explicit_peer: Option<SocketAddr>,
+    /// Searched in round two only.
+    late: bool,
 }
 
 /// Run one search. Returns the answers kept (best gateways first), possibly none.
+///
+/// Round one asks only for the two gateway device types (every IGD answers one of them, and
+/// each extra search target costs a busy router time: miniupnpd answers ~50 ms after a single
+/// search but ~140 ms after twelve). If no gateway has answered after
+/// [`SSDP_SECOND_ROUND`], round two repeats the search with every target (UDP may lose the
+/// first, and odd firmware answers only for its services).
 pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
     let started = Instant::now();
     let listeners = open_listeners(spec)?;
     if listeners.is_empty() {
         return Err(Error::NoGateway(format!("{}: no usable network interface to search on", spec.family)));
     }
-    let stop = AtomicBool::new(false);
+    send_round(spec, &listeners, &SEARCH_TARGETS[..FIRST_ROUND_TARGETS], 1);
+    let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<Hit>();
+    for listener in &listeners {
+        let (listener, spec, budget, stop, tx) = (listener.clone(), spec.clone(), budget.clone(), stop.clone(), tx.clone());
+        // Detached: a receiver notices `stop` within one CANCEL_POLL slice and ends on its own,
+        // so the search returns the moment it has its answer instead of joining.
+        std::thread::Builder::new()
+            .name("portopen-ssdp".into())
+            .spawn(move || receive_loop(&listener, &spec, &budget, &stop, started, tx))
+            .map_err(|e| Error::io("starting SSDP receiver", &e))?;
+    }
+    drop(tx);
     let mut hits: Vec<Hit> = Vec::new();
-    std::thread::scope(|scope| {
-        for listener in &listeners {
-            let tx = tx.clone();
-            let stop = &stop;
-            std::thread::Builder::new()
-                .name("portopen-ssdp".into())
-                .spawn_scoped(scope, move || receive_loop(listener, spec, budget, stop, started, tx))
-                .map_err(|e| Error::io("starting SSDP receiver", &e))?;
+    let mut grace_end: Option<Instant> = None;
+    let mut second_round_at = Some(started + SSDP_SECOND_ROUND);
+    loop {
+        let now = Instant::now();
+        if second_round_at.is_some_and(|at| now >= at) {
+            second_round_at = None;
+            if grace_end.is_none() {
+                log::debug!("SSDP {}: no gateway after {:?}; searching again for every target", spec.family, SSDP_SECOND_ROUND);
+                send_round(spec, &listeners, &SEARCH_TARGETS, 2);
+            }
         }
-        drop(tx);
-        let mut grace_end: Option<Instant> = None;
-        loop {
-            let now = Instant::now();
-            let mut until = budget.deadline();
-            if let Some(g) = grace_end {
-                until = until.min(g);
-            }
-            if now >= until || budget.cancel_token().is_cancelled() {
-                break;
-            }
-            match rx.recv_timeout((until - now).min(crate::limits::CANCEL_POLL)) {
-                Ok(hit) => {
-                    if hits.iter().any(|h| h.response.usn == hit.response.usn && h.location == hit.location) {
-                        continue;
-                    }
-                    if hits.len() >= SSDP_MAX_RESPONSES {
-                        log::debug!("SSDP: keeping no more than {SSDP_MAX_RESPONSES} answers; dropping one from {}", hit.from);
-                        continue;
-                    }
-                    log::debug!(
-                        "SSDP {}: answer from {} after {:.1} ms: ST {} LOCATION {} SERVER {:?}",
-                        spec.family,
-                        hit.from,
-                        hit.elapsed.as_secs_f64() * 1000.0,
-                        hit.response.search_target,
-                        hit.location,
-                        hit.response.server
-                    );
-                    if !spec.collect_all && grace_end.is_none() && target_rank(&hit.response.search_target) > 0 {
-                        grace_end = Some(Instant::now() + spec.grace);
-                    }
-                    hits.push(hit);
+        let mut until = budget.deadline();
+        if let Some(g) = grace_end {
+            until = until.min(g);
+        }
+        if let Some(at) = second_round_at {
+            until = until.min(at);
+        }
+        if grace_end.is_some_and(|g| now >= g) || now >= budget.deadline() || budget.cancel_token().is_cancelled() {
+            break;
+        }
+        match rx.recv_timeout(until.saturating_duration_since(now).min(crate::limits::CANCEL_POLL)) {
+            Ok(hit) => {
+                if hits.iter().any(|h| h.response.usn == hit.response.usn && h.location == hit.location) {
+                    continue;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                if hits.len() >= SSDP_MAX_RESPONSES {
+                    log::debug!("SSDP: keeping no more than {SSDP_MAX_RESPONSES} answers; dropping one from {}", hit.from);
+                    continue;
+                }
+                log::debug!(
+                    "SSDP {}: answer from {} after {:.1} ms: ST {} LOCATION {} SERVER {:?}",
+                    spec.family,
+                    hit.from,
+                    hit.elapsed.as_secs_f64() * 1000.0,
+                    hit.response.search_target,
+                    hit.location,
+                    hit.response.server
+                );
+                let rank = target_rank(&hit.response.search_target);
+                if !spec.collect_all && rank > 0 {
+                    // An IGD:2 answer cannot be bettered: stop now. An IGD:1 answer opens the
+                    // grace window in which an IGD:2 gateway may still answer.
+                    let end = if rank >= TOP_RANK { Instant::now() } else { Instant::now() + spec.grace };
+                    grace_end = Some(grace_end.map_or(end, |g| g.min(end)));
+                }
+                hits.push(hit);
             }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        stop.store(true, Ordering::SeqCst);
-        Ok::<(), Error>(())
-    })?;
+    }
+    stop.store(true, Ordering::SeqCst);
     if budget.cancel_token().is_cancelled() {
         return Err(Error::Cancelled);
     }
@@ -126,7 +155,39 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
     Ok(hits)
 }
 
-fn open_listeners(spec: &SearchSpec) -> Result<Vec<Listener>, Error> {
+/// Send one M-SEARCH per target on every listener (multicast group or unicast peer).
+fn send_round(spec: &SearchSpec, listeners: &[Arc<Listener>], targets: &[&str], round: u8) {
+    for listener in listeners.iter().filter(|l| round > 1 || !l.late) {
+        let dests: Vec<(SocketAddr, String, Option<u8>)> = match (listener.explicit_peer, &listener.iface) {
+            (Some(peer), _) => {
+                let host = match peer {
+                    SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+                    SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+                };
+                vec![(peer, host, None)]
+            }
+            (None, Some(ifc)) => match spec.family {
+                Family::V4 => vec![(SocketAddr::V4(SocketAddrV4::new(V4_GROUP, SSDP_PORT)), "239.255.255.250:1900".into(), Some(SSDP_MX))],
+                Family::V6 => vec![
+                    (SocketAddr::V6(SocketAddrV6::new(V6_LINK_GROUP, SSDP_PORT, 0, ifc.index)), "[FF02::C]:1900".into(), Some(SSDP_MX)),
+                    (SocketAddr::V6(SocketAddrV6::new(V6_SITE_GROUP, SSDP_PORT, 0, ifc.index)), "[FF05::C]:1900".into(), Some(SSDP_MX)),
+                ],
+            },
+            (None, None) => Vec::new(),
+        };
+        for (dest, host, mx) in &dests {
+            for st in targets {
+                if let Err(e) = listener.socket.send_to(&build_msearch(host, st, *mx), &(*dest).into()) {
+                    log::debug!("SSDP {}: M-SEARCH to {dest} failed: {e}", spec.family);
+                    break;
+                }
+            }
+            log::debug!("SSDP {}: M-SEARCH ({} target(s)) sent to {dest}{}", spec.family, targets.len(), listener.iface.as_ref().map(|i| format!(" on {}", i.name)).unwrap_or_default());
+        }
+    }
+}
+
+fn open_listeners(spec: &SearchSpec) -> Result<Vec<Arc<Listener>>, Error> {
     let mut listeners = Vec::new();
     if spec.multicast {
         let interfaces = platform::interfaces().map_err(|e| Error::io("listing network interfaces", &e))?;
@@ -134,78 +195,34 @@ fn open_listeners(spec: &SearchSpec) -> Result<Vec<Listener>, Error> {
             if !spec.interfaces.is_empty() && !spec.interfaces.iter().any(|n| n == &ifc.name) {
                 continue;
             }
-            match spec.family {
+            let socket = match spec.family {
                 Family::V4 => {
                     let Some(&(ip, _)) = ifc.v4.first() else { continue };
-                    match multicast_v4_socket(ip) {
-                        Ok(socket) => {
-                            for st in SEARCH_TARGETS {
-                                let msg = build_msearch("239.255.255.250:1900", st, Some(SSDP_MX));
-                                if let Err(e) = socket.send_to(&msg, &SocketAddr::V4(SocketAddrV4::new(V4_GROUP, SSDP_PORT)).into()) {
-                                    log::debug!("SSDP IPv4: M-SEARCH on {} ({ip}) failed: {e}", ifc.name);
-                                    break;
-                                }
-                            }
-                            log::debug!("SSDP IPv4: M-SEARCH sent on {} from {ip}", ifc.name);
-                            listeners.push(Listener { socket, iface: Some(ifc), explicit_peer: None });
-                        }
-                        Err(e) => log::debug!("SSDP IPv4: cannot search on {}: {e}", ifc.name),
-                    }
+                    multicast_v4_socket(ip)
                 }
                 Family::V6 => {
                     if ifc.v6.is_empty() || ifc.index == 0 {
                         continue;
                     }
-                    match multicast_v6_socket(ifc.index) {
-                        Ok(socket) => {
-                            let mut sent = false;
-                            for (group, host) in [(V6_LINK_GROUP, "[FF02::C]:1900"), (V6_SITE_GROUP, "[FF05::C]:1900")] {
-                                let dest = SocketAddr::V6(SocketAddrV6::new(group, SSDP_PORT, 0, ifc.index));
-                                for st in SEARCH_TARGETS {
-                                    match socket.send_to(&build_msearch(host, st, Some(SSDP_MX)), &dest.into()) {
-                                        Ok(_) => sent = true,
-                                        Err(e) => {
-                                            log::debug!("SSDP IPv6: M-SEARCH to {group} on {} failed: {e}", ifc.name);
-                                            break;
-                                        }
-                                    }
-                                }
-                            }
-                            if sent {
-                                log::debug!("SSDP IPv6: M-SEARCH sent to ff02::c and ff05::c on {} (index {})", ifc.name, ifc.index);
-                                listeners.push(Listener { socket, iface: Some(ifc), explicit_peer: None });
-                            }
-                        }
-                        Err(e) => log::debug!("SSDP IPv6: cannot search on {}: {e}", ifc.name),
-                    }
+                    multicast_v6_socket(ifc.index)
                 }
+            };
+            match socket {
+                Ok(socket) => listeners.push(Arc::new(Listener { socket, iface: Some(ifc), explicit_peer: None, late: false })),
+                Err(e) => log::debug!("SSDP {}: cannot search on {}: {e}", spec.family, ifc.name),
             }
         }
     }
-    for &peer in &spec.unicast {
+    let peers = spec.unicast.iter().map(|p| (*p, false)).chain(spec.late_unicast.iter().map(|p| (*p, true)));
+    for (peer, late) in peers {
         let family_ok = matches!((spec.family, peer), (Family::V4, SocketAddr::V4(_)) | (Family::V6, SocketAddr::V6(_)));
         if !family_ok {
             continue;
         }
-        let socket = match unicast_socket(peer) {
-            Ok(s) => s,
-            Err(e) => {
-                log::debug!("SSDP: cannot search {peer} by unicast: {e}");
-                continue;
-            }
-        };
-        let host = match peer {
-            SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
-            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-        };
-        for st in SEARCH_TARGETS {
-            if let Err(e) = socket.send_to(&build_msearch(&host, st, None), &peer.into()) {
-                log::debug!("SSDP: unicast M-SEARCH to {peer} failed: {e}");
-                break;
-            }
+        match unicast_socket(peer) {
+            Ok(socket) => listeners.push(Arc::new(Listener { socket, iface: None, explicit_peer: Some(peer), late })),
+            Err(e) => log::debug!("SSDP: cannot search {peer} by unicast: {e}"),
         }
-        log::debug!("SSDP {}: unicast M-SEARCH sent to {peer}", spec.family);
-        listeners.push(Listener { socket, iface: None, explicit_peer: Some(peer) });
     }
     Ok(listeners)
 }
@@ -296,8 +313,13 @@ fn validate(listener: &Listener, spec: &SearchSpec, datagram: &[u8], from: Socke
             return None;
         }
     };
-    if location.ip != from.ip() {
-        log::info!("SSDP: {from} announced LOCATION on {}; using the responder's address instead", location.ip);
+    // LOCATION may name another address of the responder (miniupnpd answers from its
+    // link-local IPv6 address with its global one in LOCATION): accepted when that address is
+    // on the link the answer came in on. Anything else is re-pointed to the responder, so an
+    // answer can never send our HTTP requests off the LAN.
+    let location_on_link = listener.iface.as_ref().is_some_and(|ifc| on_link(ifc, location.ip));
+    if location.ip != from.ip() && !location_on_link {
+        log::info!("SSDP: {from} announced LOCATION on {}, off this link; using the responder's address instead", location.ip);
         location.ip = from.ip();
     }
     let if_index = match (from, &listener.iface) {

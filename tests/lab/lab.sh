@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# portopen network-namespace lab: wan host <-> router (miniupnpd) <-> lan host.
+# All traffic stays inside namespaces created here; they have no link to the host.
+# Usage: see README.md, or run without arguments.
+set -euo pipefail
+
+LAB_ROOT=/tmp/portopen-lab
+HTTP_PORT=5000
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PROBE=$HERE/probe.py
+PY=${PYTHON:-python3}
+MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
+VARIANTS="default reserved-wan igd1 no-router no-pinhole"
+
+die() { echo "lab: $*" >&2; exit 1; }
+usage() {
+  cat >&2 <<EOF
+usage: $0 up NAME [VARIANT]     VARIANT: ${VARIANTS// /|} (default: default)
+       $0 down NAME | down-all
+       $0 stop-router NAME | start-router NAME | restart-router NAME
+       $0 rules NAME
+       $0 exec NAME lan|rtr|wan CMD...
+EOF
+  exit 2
+}
+
+# Sets NAME, DIR, the three namespace names and file paths for lab $1.
+lab_vars() {
+  [[ "${1:-}" =~ ^[a-z0-9]{1,8}$ ]] || die "NAME must match [a-z0-9]{1,8}, got '${1:-}'"
+  NAME=$1 DIR=$LAB_ROOT/$1
+  WAN_NS=po-$1-wan RTR_NS=po-$1-rtr LAN_NS=po-$1-lan
+  CONF=$DIR/miniupnpd.conf LOG=$DIR/miniupnpd.log PIDF=$DIR/router.pid
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+ns_exists() { [[ -e /run/netns/$1 ]]; }
+sysctl_ns() { local ns=$1; shift; local kv; for kv in "$@"; do in_ns "$ns" sysctl -qw "$kv"; done; }
+
+# True if $1 is a live (non-zombie) process; with $2, its command must be $2.
+pid_alive() {
+  local pid=${1:-}
+  [[ -n "$pid" && -r /proc/$pid/stat ]] || return 1
+  [[ -z "${2:-}" || "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$2" ]] || return 1
+  [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]]
+}
+router_alive() { pid_alive "${1:-}" miniupnpd; }
+
+# Sends SIGTERM (then SIGKILL after 5 s) to one pid and waits until it is gone.
+stop_pid() {
+  local pid=$1 i
+  router_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do router_alive "$pid" || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do router_alive "$pid" || return 0; sleep 0.1; done
+  die "miniupnpd pid $pid did not exit"
+}
+
+wait_no_tentative() {
+  local ns i busy
+  for ((i = 0; i < 50; i++)); do
+    busy=""
+    for ns in "$WAN_NS" "$RTR_NS" "$LAN_NS"; do busy+=$(ip -n "$ns" -6 addr show tentative); done
+    [[ -n "$busy" ]] || return 0
+    sleep 0.1
+  done
+  die "IPv6 addresses still tentative after 5 s"
+}
+
+# Writes the env file (KEY=value, no quotes) from the current variables.
+write_env() {
+  local pid=""
+  [[ -f "$PIDF" ]] && pid=$(<"$PIDF")
+  cat >"$DIR/env" <<EOF
+LAB_NAME=$NAME
+LAN_NS=$LAN_NS
+RTR_NS=$RTR_NS
+WAN_NS=$WAN_NS
+LAN_V4=192.168.77.100
+LAN_V6=2001:db8:1::100
+RTR_LAN_V4=192.168.77.1
+RTR_LAN_V6=2001:db8:1::1
+EXT_V4=$EXT_V4
+WAN_HOST_V4=$WAN_HOST_V4
+WAN_HOST_V6=2001:db8:ffff::2
+HTTP_PORT=$HTTP_PORT
+ROUTER_PID=$pid
+ROUTER_LOG=$LOG
+VARIANT=$VARIANT
+EOF
+}
+
+load_env() {
+  [[ -f "$DIR/env" ]] || die "lab '$NAME' is not up ($DIR/env missing)"
+  EXT_V4=$(sed -n 's/^EXT_V4=//p' "$DIR/env")
+  WAN_HOST_V4=$(sed -n 's/^WAN_HOST_V4=//p' "$DIR/env")
+  VARIANT=$(sed -n 's/^VARIANT=//p' "$DIR/env")
+}
+
+# miniupnpd 2.3.1 (nftables backend) defaults: everything in `table inet filter`;
+# filter rules/pinholes go to chain `miniupnpd`, DNAT to `prerouting_miniupnpd`,
+# SNAT/PCP-peer to `postrouting_miniupnpd` (upnp_table_name, upnp_nat_table_name,
+# upnp_forward_chain, upnp_nat_chain, upnp_nat_postrouting_chain; the family is
+# always inet in 2.3.1, so an `ip nat` table would never be used).
+write_ruleset() {
+  in_ns "$RTR_NS" nft -f - <<'EOF'
+flush ruleset
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    jump miniupnpd
+  }
+  chain miniupnpd {
+  }
+  chain prerouting {
+    type nat hook prerouting priority -100; policy accept;
+    jump prerouting_miniupnpd
+  }
+  chain postrouting {
+    type nat hook postrouting priority 100; policy accept;
+    jump postrouting_miniupnpd
+    oifname "wan0" ip saddr 192.168.77.0/24 masquerade
+  }
+  chain prerouting_miniupnpd {
+  }
+  chain postrouting_miniupnpd {
+  }
+}
+EOF
+}
+
+flush_router_state() {
+  local c
+  for c in miniupnpd prerouting_miniupnpd postrouting_miniupnpd; do
+    in_ns "$RTR_NS" nft flush chain inet filter "$c"
+  done
+  in_ns "$RTR_NS" "$PY" "$PROBE" ct-flush
+  rm -f "$DIR/leases" "$DIR/leases6"
+}
+
+write_conf() {
+  cat >"$CONF" <<EOF
+ext_ifname=wan0
+listening_ip=lan0
+http_port=$HTTP_PORT
+enable_upnp=yes
+enable_natpmp=yes
+secure_mode=yes
+system_uptime=yes
+clean_ruleset_interval=600
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+friendly_name=portopen-lab-$NAME
+lease_file=$DIR/leases
+lease_file6=$DIR/leases6
+allow 1024-65535 192.168.77.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
+  case $VARIANT in
+    igd1) echo "force_igd_desc_v1=yes" >>"$CONF" ;;
+    no-pinhole) echo "ipv6_disable=yes" >>"$CONF" ;;
+  esac
+}
+
+start_router() {
+  if [[ -f "$PIDF" ]] && router_alive "$(<"$PIDF")"; then die "router already running"; fi
+  rm -f "$DIR/miniupnpd.pid"
+  echo "=== start $(date '+%F %T') ===" >>"$LOG"
+  # nohup and `ip netns exec` both exec, so $! is miniupnpd's own pid.
+  nohup ip netns exec "$RTR_NS" "$MINIUPNPD" -f "$CONF" -d -P "$DIR/miniupnpd.pid" \
+    >>"$LOG" 2>&1 </dev/null &
+  echo $! >"$PIDF"
+  write_env
+  local i url=http://192.168.77.1:$HTTP_PORT/rootDesc.xml
+  for ((i = 0; i < 25; i++)); do
+    # Right after the fork its command may still be nohup or ip: no name check.
+    pid_alive "$(<"$PIDF")" || break
+    if in_ns "$LAN_NS" "$PY" "$PROBE" http-ok --url "$url" --timeout 0.5 >/dev/null 2>&1; then
+      router_alive "$(<"$PIDF")" && return 0
+      break
+    fi
+    sleep 0.2
+  done
+  echo "lab: router in '$NAME' does not answer on $url; log tail:" >&2
+  tail -n 20 "$LOG" >&2
+  die "router start failed"
+}
+
+stop_router() {
+  if [[ -f "$PIDF" ]]; then stop_pid "$(<"$PIDF")"; rm -f "$PIDF"; fi
+  [[ ! -f "$DIR/env" ]] || write_env
+}
+
+cmd_up() {
+  lab_vars "${1:-}"
+  VARIANT=${2:-default}
+  [[ " $VARIANTS " == *" $VARIANT "* ]] || die "unknown variant '$VARIANT' ($VARIANTS)"
+  if [[ "$VARIANT" == igd1 ]] && ! grep -aq force_igd_desc_v1 "$MINIUPNPD"; then
+    die "variant igd1: $MINIUPNPD has no force_igd_desc_v1 option"
+  fi
+  cmd_down "$NAME"
+  mkdir -p "$DIR"
+  local ext_pfx=11.0.0
+  [[ "$VARIANT" != reserved-wan ]] || ext_pfx=100.64.0
+  EXT_V4=$ext_pfx.1 WAN_HOST_V4=$ext_pfx.2
+
+  local ns
+  for ns in "$WAN_NS" "$RTR_NS" "$LAN_NS"; do
+    ip netns add "$ns"
+    # Before any link exists, so the defaults apply to the veths too.
+    sysctl_ns "$ns" net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0 \
+      net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_dad=0
+    ip -n "$ns" link set lo up
+  done
+  sysctl_ns "$RTR_NS" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  ip -n "$RTR_NS" link add wan0 type veth peer name eth0 netns "$WAN_NS"
+  ip -n "$RTR_NS" link add lan0 type veth peer name eth0 netns "$LAN_NS"
+
+  ip -n "$RTR_NS" addr add "$EXT_V4/24" dev wan0
+  ip -n "$RTR_NS" addr add 2001:db8:ffff::1/64 dev wan0 nodad
+  ip -n "$RTR_NS" addr add 192.168.77.1/24 dev lan0
+  ip -n "$RTR_NS" addr add 2001:db8:1::1/64 dev lan0 nodad
+  ip -n "$WAN_NS" addr add "$WAN_HOST_V4/24" dev eth0
+  ip -n "$WAN_NS" addr add 2001:db8:ffff::2/64 dev eth0 nodad
+  ip -n "$LAN_NS" addr add 192.168.77.100/24 dev eth0
+  ip -n "$LAN_NS" addr add 2001:db8:1::100/64 dev eth0 nodad
+  ip -n "$WAN_NS" link set eth0 up
+  ip -n "$LAN_NS" link set eth0 up
+  ip -n "$RTR_NS" link set wan0 up
+  ip -n "$RTR_NS" link set lan0 up
+
+  ip -n "$RTR_NS" route add default via "$WAN_HOST_V4"
+  ip -n "$RTR_NS" -6 route add default via 2001:db8:ffff::2
+  ip -n "$LAN_NS" route add default via 192.168.77.1
+  ip -n "$LAN_NS" -6 route add default via 2001:db8:1::1
+  ip -n "$WAN_NS" -6 route add 2001:db8:1::/64 via 2001:db8:ffff::1
+  wait_no_tentative
+
+  write_ruleset
+  write_conf
+  write_env
+  [[ "$VARIANT" == no-router ]] || start_router
+  echo "lab '$NAME' up (variant $VARIANT); env: $DIR/env"
+}
+
+cmd_down() {
+  lab_vars "${1:-}"
+  [[ ! -f "$PIDF" ]] || stop_pid "$(<"$PIDF")"
+  local ns pid
+  for ns in "$LAN_NS" "$WAN_NS" "$RTR_NS"; do
+    ns_exists "$ns" || continue
+    # Anything else still running inside a lab namespace was started for the lab.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$DIR"
+}
+
+cmd_down_all() {
+  local n d names
+  names=$(ip netns list | sed -n 's/^po-\([a-z0-9]\{1,8\}\)-\(wan\|rtr\|lan\)\b.*/\1/p')
+  for d in "$LAB_ROOT"/*/; do [[ ! -d "$d" ]] || names+=$'\n'$(basename "$d"); done
+  for n in $(sort -u <<<"$names"); do
+    [[ "$n" =~ ^[a-z0-9]{1,8}$ ]] || continue
+    cmd_down "$n"
+    echo "lab '$n' down"
+  done
+}
+
+need_lab() { lab_vars "${1:-}"; load_env; ns_exists "$RTR_NS" || die "lab '$NAME' has no namespaces"; }
+
+[[ $# -ge 1 ]] || usage
+[[ $EUID -eq 0 ]] || die "must run as root"
+cmd=$1; shift
+case $cmd in
+  up) [[ $# -ge 1 ]] || usage; cmd_up "$@" ;;
+  down) [[ $# -eq 1 ]] || usage; cmd_down "$1" ;;
+  down-all) cmd_down_all ;;
+  stop-router) need_lab "${1:-}"; stop_router ;;
+  start-router) need_lab "${1:-}"; start_router ;;
+  restart-router) need_lab "${1:-}"; stop_router; flush_router_state; start_router ;;
+  rules) need_lab "${1:-}"; in_ns "$RTR_NS" nft list ruleset ;;
+  exec)
+    [[ $# -ge 3 ]] || usage
+    lab_vars "$1"
+    case $2 in lan) ns=$LAN_NS ;; rtr) ns=$RTR_NS ;; wan) ns=$WAN_NS ;; *) usage ;; esac
+    shift 2
+    exec ip netns exec "$ns" "$@" ;;
+  *) usage ;;
+esac

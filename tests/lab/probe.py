@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Reachability probe for the portopen namespace lab (stdlib only).
+
+Run it inside the lab namespaces only (ip netns exec po-NAME-...).
+Every socket operation has a timeout; no command can hang.
+
+  listen  --proto udp|tcp --addr A --port P --timeout S
+  send    --proto udp|tcp --addr A --port P --payload T [--count N --interval I]
+  reach   --lan-ns NS --wan-ns NS --proto udp|tcp --addr A --listen-addr L --port P [--timeout S]
+  http-ok --url URL --timeout S
+  ct-flush            (flush the conntrack table of the current netns)
+"""
+import argparse
+import http.client
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+
+
+def family_of(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def cmd_listen(a):
+    fam = family_of(a.addr)
+    kind = socket.SOCK_DGRAM if a.proto == "udp" else socket.SOCK_STREAM
+    with socket.socket(fam, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((a.addr, a.port))
+        if a.proto == "tcp":
+            s.listen(4)
+        s.settimeout(a.timeout)
+        print("READY", flush=True)
+        try:
+            if a.proto == "udp":
+                data, _ = s.recvfrom(2048)
+            else:
+                conn, _ = s.accept()
+                with conn:
+                    conn.settimeout(max(0.5, a.timeout))
+                    data = conn.recv(256)
+        except (socket.timeout, OSError):
+            print("TIMEOUT", flush=True)
+            return 1
+    print("GOT " + data.decode(errors="replace"), flush=True)
+    return 0
+
+
+def cmd_send(a):
+    fam = family_of(a.addr)
+    payload = a.payload.encode()
+    try:
+        if a.proto == "udp":
+            with socket.socket(fam, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                for i in range(a.count):
+                    if i:
+                        time.sleep(a.interval)
+                    try:
+                        s.sendto(payload, (a.addr, a.port))
+                    except ConnectionRefusedError:
+                        pass  # ICMP unreachable from an earlier datagram
+        else:
+            with socket.create_connection((a.addr, a.port), timeout=2) as s:
+                s.sendall(payload)
+    except OSError as e:
+        print(f"send failed: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_reach(a):
+    me = [sys.executable, os.path.abspath(__file__)]
+    common = ["--proto", a.proto, "--port", str(a.port)]
+    lst = subprocess.Popen(
+        ["ip", "netns", "exec", a.lan_ns] + me
+        + ["listen", "--addr", a.listen_addr, "--timeout", str(a.timeout)] + common,
+        stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        # READY (or an early exit) comes within a few seconds; the readline is
+        # bounded by the listener's own timeout and the kill below.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and lst.poll() is None:
+            line = lst.stdout.readline().strip()
+            if line:
+                break
+        if line != "READY":
+            print(f"UNREACHABLE (listener did not start: {line!r})")
+            return 1
+        count = "3" if a.proto == "udp" else "1"
+        subprocess.run(
+            ["ip", "netns", "exec", a.wan_ns] + me
+            + ["send", "--addr", a.addr, "--payload", "probe", "--count", count,
+               "--interval", "0.2"] + common,
+            timeout=10, check=False)
+        try:
+            out, _ = lst.communicate(timeout=a.timeout + 3)
+        except subprocess.TimeoutExpired:
+            out = ""
+    finally:
+        if lst.poll() is None:
+            lst.kill()
+            lst.wait()
+    if lst.returncode == 0 and out.startswith("GOT"):
+        print("REACHABLE")
+        return 0
+    print("UNREACHABLE")
+    return 1
+
+
+def cmd_http_ok(a):
+    u = urllib.parse.urlsplit(a.url)
+    # http.client never consults *_proxy variables (urllib would).
+    c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=a.timeout)
+    try:
+        c.request("GET", u.path or "/")
+        r = c.getresponse()
+        print(r.status, r.reason)
+        return 0
+    except (OSError, http.client.HTTPException) as e:
+        print(f"http-ok: {e}", file=sys.stderr)
+        return 1
+    finally:
+        c.close()
+
+
+def cmd_ct_flush(_a):
+    # What `conntrack -F` does: IPCTNL_MSG_CT_DELETE without a tuple, AF_UNSPEC.
+    NETLINK_NETFILTER, NLM_F_REQUEST, NLM_F_ACK = 12, 1, 4
+    msg_type = (1 << 8) | 2  # NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_DELETE
+    body = struct.pack("BBH", 0, 0, 0)  # nfgenmsg: family, version, res_id
+    hdr = struct.pack("=IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK, 1, 0)
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER) as s:
+        s.settimeout(2)
+        s.send(hdr + body)
+        ack = s.recv(4096)
+    err = struct.unpack_from("=i", ack, 16)[0] if len(ack) >= 20 else -1
+    if err not in (0, -2):  # -ENOENT: table already empty
+        print(f"ct-flush: netlink error {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def ep(sp):
+        sp.add_argument("--proto", choices=("udp", "tcp"), required=True)
+        sp.add_argument("--addr", required=True)
+        sp.add_argument("--port", type=int, required=True)
+
+    sp = sub.add_parser("listen")
+    ep(sp)
+    sp.add_argument("--timeout", type=float, default=2.0)
+    sp = sub.add_parser("send")
+    ep(sp)
+    sp.add_argument("--payload", required=True)
+    sp.add_argument("--count", type=int, default=1)
+    sp.add_argument("--interval", type=float, default=0.1)
+    sp = sub.add_parser("reach")
+    ep(sp)
+    sp.add_argument("--lan-ns", required=True)
+    sp.add_argument("--wan-ns", required=True)
+    sp.add_argument("--listen-addr", required=True)
+    sp.add_argument("--timeout", type=float, default=2.0)
+    sp = sub.add_parser("http-ok")
+    sp.add_argument("--url", required=True)
+    sp.add_argument("--timeout", type=float, default=1.0)
+    sub.add_parser("ct-flush")
+
+    a = p.parse_args()
+    return {"listen": cmd_listen, "send": cmd_send, "reach": cmd_reach,
+            "http-ok": cmd_http_ok, "ct-flush": cmd_ct_flush}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
