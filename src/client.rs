@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::addr::ExternalAddress;
+use crate::addr::{ExternalAddress, V4Class};
 use crate::cancel::{Budget, CancelToken};
 use crate::error::Error;
 use crate::events::{Event, EventCallback, EventKind, EventSink};
@@ -20,7 +20,7 @@ use crate::limits::{DEFAULT_ACTION_TIMEOUT, DEFAULT_DESCRIPTION, LEFTOVER_PINHOL
 use crate::persist::{self, JournalEntry};
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
-use crate::types::Family;
+use crate::types::{Family, Protocol};
 
 /// How a client behaves.
 #[derive(Clone, Debug)]
@@ -391,6 +391,53 @@ impl Client {
         self.shared.clean_leftovers(None)
     }
 
+    /// Remove what this host holds for `port` without a lease (a run killed without a journal):
+    /// the IPv4 mapping of external port `port` only if it points to this host, and the IPv6
+    /// pinhole of this host's address and `port` (found by its tuple). Per family: whether
+    /// something was removed.
+    pub fn close_port(&self, protocol: Protocol, port: u16, families: &[Family]) -> Vec<(Family, Result<bool, Error>)> {
+        families
+            .iter()
+            .map(|&family| {
+                let result = self.shared.gateway(family, false).and_then(|gw| {
+                    let entry = match (family, gw.local_addr) {
+                        (Family::V4, IpAddr::V4(me)) => {
+                            let budget = self.shared.budget();
+                            let held = match gw.get_specific_port_mapping(None, port, protocol, &budget) {
+                                Ok(m) => m,
+                                Err(Error::Upnp(f)) if f.code == 714 => return Ok(false),
+                                Err(e) => return Err(e),
+                            };
+                            if held.internal_client != me {
+                                return Err(Error::InvalidArgument(format!("port {port}/{protocol} is mapped to {}, not to this host ({me})", held.internal_client)));
+                            }
+                            JournalEntry::Mapping {
+                                control: gw.wan_service("DeletePortMapping")?.clone(),
+                                local: gw.local_addr,
+                                external_port: port,
+                                protocol,
+                                internal_client: me,
+                                internal_port: held.internal_port,
+                                description: held.description,
+                            }
+                        }
+                        (Family::V6, IpAddr::V6(me)) => JournalEntry::Pinhole {
+                            control: gw.firewall_service("DeletePinhole")?.clone(),
+                            local: gw.local_addr,
+                            id: 0,
+                            protocol,
+                            internal_client: me,
+                            internal_port: port,
+                        },
+                        _ => return Err(Error::InvalidArgument(format!("no {family} address toward the gateway"))),
+                    };
+                    self.shared.remove_leftover(&entry)
+                });
+                (family, result)
+            })
+            .collect()
+    }
+
     /// Stop every blocking call in flight on this client (from any thread): they return
     /// `Cancelled` within ~20 ms, and so do later calls until [`Client::reset_cancel`] (an engine
     /// shutting down cancels, then closes; closing still removes what is open).
@@ -629,6 +676,15 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         (None, IpAddr::V6(_)) => return Err(Error::InvalidArgument("IPv4 gateway reached over IPv6".into())),
     };
     let external_ip = match gw.external_address(&budget)? {
+        ExternalAddress::None | ExternalAddress::V4(_, V4Class::Unspecified) => {
+            // miniupnpd answers empty when its WAN address is reserved (behind CGNAT) and will
+            // not forward from it; other routers when the WAN link is down. Either way a mapping
+            // would not be reachable.
+            fl.status = PortStatus::NoExternalAddress;
+            fl.message = "the router reports no external IPv4 address (its WAN is down, or its WAN address is private/reserved and it will not forward from it): a mapping would not be reachable; nothing was mapped".into();
+            log::warn!("IPv4: {}", fl.message);
+            return Ok(None);
+        }
         ExternalAddress::V4(ip, class) if class.is_reachable() => Some(ip),
         ExternalAddress::V4(ip, class) => {
             fl.status = PortStatus::UpstreamNat;
@@ -639,7 +695,7 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
             log::warn!("IPv4: {}", fl.message);
             return Ok(None);
         }
-        ExternalAddress::None | ExternalAddress::V6(_) => None,
+        ExternalAddress::V6(_) => None,
     };
     let wanted = PortMapping {
         remote_host: None,

@@ -210,11 +210,11 @@ impl Gateway {
         }
     }
 
-    pub(crate) fn wan_service(&self, action: &str) -> Result<&Service, Error> {
+    pub fn wan_service(&self, action: &str) -> Result<&Service, Error> {
         self.wan.as_ref().ok_or_else(|| Error::NoService(format!("{action}: the gateway at {} offers no WANIPConnection or WANPPPConnection", self.location)))
     }
 
-    pub(crate) fn firewall_service(&self, action: &str) -> Result<&Service, Error> {
+    pub fn firewall_service(&self, action: &str) -> Result<&Service, Error> {
         if self.family != Family::V6 {
             return Err(Error::NotSupported(format!(
                 "{action}: IPv6 pinholes must be requested over IPv6 from the IPv6 control URL; this gateway was found over IPv4"

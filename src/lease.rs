@@ -73,6 +73,9 @@ pub enum PortStatus {
     Lost,
     /// Closed by the caller; nothing of it remains on the router.
     Closed,
+    /// IPv4: the router reports no external address (WAN down, or a reserved WAN address it
+    /// will not forward from): a mapping would not be reachable. Nothing was mapped.
+    NoExternalAddress,
 }
 
 impl PortStatus {
@@ -90,6 +93,7 @@ impl PortStatus {
             PortStatus::Failed => "failed",
             PortStatus::Lost => "lost",
             PortStatus::Closed => "closed",
+            PortStatus::NoExternalAddress => "no external address",
         }
     }
     /// True when peers can reach the port over this family now.

@@ -16,14 +16,18 @@ const USAGE: &str = "usage: portopen <command> [options]
 commands:
   discover            find the gateways (IPv4 and IPv6) and list their services
   status              gateway, external address, firewall flags
-  open --port P       open P (IPv6 pinhole + IPv4 mapping), keep it open, close on Ctrl-C
+  open <udp|tcp> <port> [--v4|--v6] [--lease S]
+                      open the port (IPv6 pinhole + IPv4 mapping), keep it open (renewing),
+                      close it on Ctrl-C / SIGTERM or after --hold
+  close <udp|tcp> <port>
+                      remove this host's mapping and pinhole of that port
+  close --journal F   remove what a killed run listed in journal F
   list                IPv4 port mappings on the router
-  clean --journal F   remove what a crashed run listed in journal F
   check               grade the router (A/B/C/D) with the evidence
   version
 
 options:
-  --family v4|v6|both   families to use (default both)
+  --v4, --v6            only this family (default both; --family v4|v6|both also works)
   --timeout MS          discovery budget (default 2000)
   --action-timeout MS   budget of one router action (default 3000)
   --router ADDR         also send a unicast search to ADDR (port 1900 unless given)
@@ -60,6 +64,8 @@ struct Args {
 fn parse_args(raw: &[String]) -> Result<Args, String> {
     let mut it = raw.iter();
     let command = it.next().ok_or("no command")?.clone();
+    let mut positional: Vec<&String> = Vec::new();
+    let (mut only_v4, mut only_v6) = (false, false);
     let mut a = Args {
         command,
         families: (true, true),
@@ -91,6 +97,8 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                     other => return Err(format!("--family: '{other}' is not v4, v6 or both")),
                 }
             }
+            "--v4" => only_v4 = true,
+            "--v6" => only_v6 = true,
             "--timeout" => a.config.discovery.timeout = Duration::from_millis(number(value(&mut it, arg)?, arg)?),
             "--action-timeout" => a.config.action_timeout = Duration::from_millis(number(value(&mut it, arg)?, arg)?),
             "--router" => {
@@ -121,11 +129,23 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
             "--hold" => a.hold = Some(Duration::from_secs_f64(number::<f64>(value(&mut it, arg)?, arg)?.max(0.0))),
             "--journal" => a.config.journal_file = Some(PathBuf::from(value(&mut it, arg)?)),
             "--cache" => a.config.cache_file = Some(PathBuf::from(value(&mut it, arg)?)),
+            other if !other.starts_with('-') => positional.push(arg),
             other => return Err(format!("unknown option '{other}'")),
         }
     }
+    if only_v4 || only_v6 {
+        a.families = (only_v4, only_v6);
+    }
+    match positional.as_slice() {
+        [] => {}
+        [proto, port] if a.command == "open" || a.command == "close" => {
+            a.protocol = Protocol::parse(proto).ok_or(format!("'{proto}' is not udp or tcp"))?;
+            a.port = number(port, "port")?;
+        }
+        _ => return Err(format!("unexpected argument(s): {}", positional.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))),
+    }
     if a.command == "open" && a.port == 0 {
-        return Err("open needs --port 1..=65535".into());
+        return Err("open needs <udp|tcp> <port 1..=65535>".into());
     }
     Ok(a)
 }
@@ -510,9 +530,41 @@ fn cmd_list(a: &Args, client: &Client) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn cmd_close(a: &Args, client: &Client) -> ExitCode {
+    if a.port == 0 {
+        return cmd_clean(a, client);
+    }
+    let mut failed = false;
+    for (family, result) in client.close_port(a.protocol, a.port, &families(a)) {
+        let (removed, message) = match &result {
+            Ok(true) => (true, String::new()),
+            Ok(false) => (false, "nothing of this host's was open there".to_string()),
+            Err(e) => {
+                failed = true;
+                (false, e.to_string())
+            }
+        };
+        if a.json {
+            println!(
+                "{}",
+                J::Obj(vec![("type", J::s("close")), ("family", J::s(family_name(family))), ("removed", J::Bool(removed)), ("message", J::s(message))]).line()
+            );
+        } else if removed {
+            println!("{family}: removed {}/{}", a.port, a.protocol);
+        } else {
+            println!("{family}: {message}");
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn cmd_clean(a: &Args, client: &Client) -> ExitCode {
     if a.config.journal_file.is_none() {
-        eprintln!("clean needs --journal FILE");
+        eprintln!("close needs <udp|tcp> <port> or --journal FILE");
         return ExitCode::from(2);
     }
     let removed = client.clean_leftovers();
@@ -641,6 +693,7 @@ fn main() -> ExitCode {
         "discover" => cmd_discover(&args, &client),
         "status" => cmd_status(&args, &client),
         "list" => cmd_list(&args, &client),
+        "close" => cmd_close(&args, &client),
         "clean" => cmd_clean(&args, &client),
         "check" => cmd_check(&args, &client),
         "open" => cmd_open(&args, &client, &stop),

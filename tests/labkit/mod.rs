@@ -1,0 +1,177 @@
+//! Test kit for the real-router lab (tests/lab/lab.sh): bring a lab up under a unique name, run
+//! library code inside its `lan` namespace (on a thread that entered it with setns, so every
+//! socket, multicast included, lives in the lab), prove reachability with packets from `wan`,
+//! read the router's nftables rules, and tear the lab down even when the test fails.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use portopen::{ClientConfig, DiscoveryOptions};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    out
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+pub struct Lab {
+    pub name: String,
+    pub env: HashMap<String, String>,
+}
+
+impl Lab {
+    /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole).
+    pub fn up(variant: &str) -> Lab {
+        let name = format!("t{}x{}", std::process::id() % 10000, COUNTER.fetch_add(1, Ordering::SeqCst));
+        assert!(name.len() <= 8, "lab name too long: {name}");
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["up", &name, variant]));
+        assert!(out.status.success(), "lab.sh up {name} {variant} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", text(&out));
+        let env_text = std::fs::read_to_string(format!("/tmp/portopen-lab/{name}/env")).expect("lab env file");
+        let env = env_text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Lab { name, env }
+    }
+
+    pub fn var(&self, key: &str) -> &str {
+        self.env.get(key).map(|s| s.as_str()).unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+    pub fn lan_ns(&self) -> String {
+        self.var("LAN_NS").to_string()
+    }
+    pub fn wan_ns(&self) -> String {
+        self.var("WAN_NS").to_string()
+    }
+
+    /// Run `f` on a thread inside the lab's `lan` namespace.
+    pub fn in_lan<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        in_netns(&self.lan_ns(), f)
+    }
+
+    /// A client config for the lab: multicast on the lab's interfaces (the thread is in the
+    /// lab namespace), short budgets.
+    pub fn config(&self) -> ClientConfig {
+        ClientConfig {
+            discovery: DiscoveryOptions { timeout: Duration::from_secs(2), ..DiscoveryOptions::default() },
+            action_timeout: Duration::from_secs(3),
+            ..ClientConfig::default()
+        }
+    }
+
+    /// Does a packet (UDP datagram or TCP connection) from `wan` to `addr:port` reach a
+    /// listener on `listen:port` in `lan`?
+    pub fn reach(&self, proto: &str, addr: &str, listen: &str, port: u16) -> bool {
+        let out = run(Command::new("python3").arg(repo().join("tests/lab/probe.py")).args([
+            "reach",
+            "--lan-ns",
+            &self.lan_ns(),
+            "--wan-ns",
+            &self.wan_ns(),
+            "--proto",
+            proto,
+            "--addr",
+            addr,
+            "--listen-addr",
+            listen,
+            "--port",
+            &port.to_string(),
+        ]));
+        let t = text(&out);
+        match (out.status.code(), t.contains("UNREACHABLE"), t.contains("REACHABLE")) {
+            (Some(0), false, true) => true,
+            (Some(1), true, _) => false,
+            _ => panic!("probe.py reach failed: {t}"),
+        }
+    }
+
+    /// Reach the IPv4 mapping of `port` (router's WAN address) / the IPv6 pinhole (host address).
+    pub fn reach_v4(&self, proto: &str, port: u16) -> bool {
+        self.reach(proto, self.var("EXT_V4"), "0.0.0.0", port)
+    }
+    pub fn reach_v6(&self, proto: &str, port: u16) -> bool {
+        self.reach(proto, self.var("LAN_V6"), "::", port)
+    }
+
+    /// The router's nftables ruleset.
+    pub fn rules(&self) -> String {
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["rules", &self.name]));
+        assert!(out.status.success(), "lab.sh rules: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Lines of miniupnpd's own chains (what it added), excluding chain headers.
+    pub fn router_rules(&self) -> Vec<String> {
+        let rules = self.rules();
+        let mut out = Vec::new();
+        let mut in_ours = false;
+        for line in rules.lines() {
+            let l = line.trim();
+            if l.starts_with("chain ") {
+                in_ours = l.contains("miniupnpd");
+                continue;
+            }
+            if in_ours && !l.is_empty() && l != "}" && !l.starts_with("type ") {
+                out.push(l.to_string());
+            }
+        }
+        out
+    }
+
+    pub fn lab_sh(&self, cmd: &str) {
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args([cmd, &self.name]));
+        assert!(out.status.success(), "lab.sh {cmd}: {}", text(&out));
+    }
+
+    /// Run a command in a lab namespace (`lan`, `rtr`, `wan`).
+    pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
+        run(Command::new(repo().join("tests/lab/lab.sh")).args(["exec", &self.name, ns]).args(args))
+    }
+
+    /// Add another address to the lan host (a second "host" for several-clients tests).
+    pub fn add_lan_address(&self, addr_with_len: &str) {
+        let out = self.exec("lan", &["ip", "addr", "add", addr_with_len, "dev", "eth0", "nodad"]);
+        assert!(out.status.success(), "adding {addr_with_len}: {}", text(&out));
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.var("ROUTER_LOG")).unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("tests/lab/lab.sh")).args(["down", &self.name]).output();
+    }
+}
+
+/// Run `f` on a new thread that first enters network namespace `ns` (by /var/run/netns/NS).
+/// Only that thread changes namespace; the test process stays where it is.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = Path::new("/var/run/netns").join(ns);
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a valid namespace fd; affects only this thread.
+        let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns into {}: {}", path.display(), std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Path of the CLI binary built for the tests.
+pub fn cli() -> &'static str {
+    env!("CARGO_BIN_EXE_portopen")
+}
