@@ -76,9 +76,11 @@ def cmd_send(a):
 def cmd_reach(a):
     me = [sys.executable, os.path.abspath(__file__)]
     common = ["--proto", a.proto, "--port", str(a.port)]
+    listen_port = str(a.listen_port or a.port)
     lst = subprocess.Popen(
         ["ip", "netns", "exec", a.lan_ns] + me
-        + ["listen", "--addr", a.listen_addr, "--timeout", str(a.timeout)] + common,
+        + ["listen", "--addr", a.listen_addr, "--timeout", str(a.timeout),
+           "--proto", a.proto, "--port", listen_port],
         stdout=subprocess.PIPE, text=True)
     try:
         line = ""
@@ -169,6 +171,9 @@ def main():
     sp.add_argument("--lan-ns", required=True)
     sp.add_argument("--wan-ns", required=True)
     sp.add_argument("--listen-addr", required=True)
+    sp.add_argument("--listen-port", type=int, default=0,
+                    help="port the lan host listens on (default: --port; differs when the "
+                         "router mapped another external port)")
     sp.add_argument("--timeout", type=float, default=2.0)
     sp = sub.add_parser("http-ok")
     sp.add_argument("--url", required=True)

@@ -72,6 +72,12 @@ impl Lab {
     /// Does a packet (UDP datagram or TCP connection) from `wan` to `addr:port` reach a
     /// listener on `listen:port` in `lan`?
     pub fn reach(&self, proto: &str, addr: &str, listen: &str, port: u16) -> bool {
+        self.reach_to(proto, addr, port, listen, port)
+    }
+
+    /// Like `reach`, when the port sent to differs from the port listened on (a mapping whose
+    /// external port is not the internal one).
+    pub fn reach_to(&self, proto: &str, addr: &str, port: u16, listen: &str, listen_port: u16) -> bool {
         let out = run(Command::new("python3").arg(repo().join("tests/lab/probe.py")).args([
             "reach",
             "--lan-ns",
@@ -86,6 +92,8 @@ impl Lab {
             listen,
             "--port",
             &port.to_string(),
+            "--listen-port",
+            &listen_port.to_string(),
         ]));
         let t = text(&out);
         match (out.status.code(), t.contains("UNREACHABLE"), t.contains("REACHABLE")) {

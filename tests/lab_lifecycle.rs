@@ -1,0 +1,277 @@
+//! The game's view against the real router: one `open` for both families, kept open past its
+//! lease, recovered after a router restart, closed without leftovers, leftovers of a killed
+//! process removed from the journal, several hosts on one port, the CGNAT router, the cache, and
+//! the router grade. Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+
+mod labkit;
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use labkit::Lab;
+use portopen::{Client, ClientConfig, DiscoveryOptions, EventKind, Family, Grade, OpenRequest, PortStatus, Protocol};
+
+fn request(port: u16, lease: u32) -> OpenRequest {
+    OpenRequest { lease_secs: lease, ..OpenRequest::new(Protocol::Udp, port) }
+}
+
+fn events(client: &Client) -> Vec<(Family, EventKind)> {
+    std::iter::from_fn(|| client.poll_event()).map(|e| (e.family, e.kind)).collect()
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn open_both_families_then_close_leaves_nothing() {
+    let lab = Lab::up("default");
+    let config = lab.config();
+    // Clients are leaked, never dropped outside the namespace: a drop closes leases, and that
+    // traffic must not leave the lab if an assertion fails here.
+    let (info, client) = lab.in_lan(move || {
+        let client: &'static Client = Box::leak(Box::new(Client::new(config).unwrap()));
+        let lease = client.open(&request(44000, 600)).unwrap();
+        let info = lease.info();
+        std::mem::forget(lease); // closed below through the client, in the namespace
+        (info, client)
+    });
+    assert_eq!(info.v6.status, PortStatus::Open, "{:?}", info.v6);
+    assert_eq!(info.v4.status, PortStatus::Open, "{:?}", info.v4);
+    assert_eq!(info.v6.external, Some("[2001:db8:1::100]:44000".parse().unwrap()));
+    assert_eq!(info.v4.external, Some("11.0.0.1:44000".parse().unwrap()));
+    assert!(info.v4.lease_secs > 0 && info.v4.lease_secs <= 600);
+    assert!(lab.reach_v6("udp", 44000) && lab.reach_v4("udp", 44000), "open means reachable on both");
+    assert!(lab.router_rules().iter().any(|r| r.contains("44000")));
+    let evs = lab.in_lan(move || {
+        client.close();
+        events(&client)
+    });
+    assert!(evs.contains(&(Family::V6, EventKind::Opened)) && evs.contains(&(Family::V4, EventKind::Opened)), "{evs:?}");
+    assert!(evs.contains(&(Family::V6, EventKind::Closed)) && evs.contains(&(Family::V4, EventKind::Closed)), "{evs:?}");
+    let left: Vec<String> = lab.router_rules().into_iter().filter(|r| r.contains("44000")).collect();
+    assert!(left.is_empty(), "rules left on the router after close: {left:?}");
+    assert!(!lab.reach_v6("udp", 44000) && !lab.reach_v4("udp", 44000), "closed means unreachable");
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_short_lease_stays_open_far_past_its_lease_time() {
+    let lab = Lab::up("default");
+    let config = lab.config();
+    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
+    let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44100, 4)).unwrap())));
+    assert!(lease.info().v6.status.is_open() && lease.info().v4.status.is_open(), "{:?}", lease.info());
+    // 4 s lease: renewed every 2 s. Probe for 14 s (3.5 lease times).
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(14) {
+        assert!(lab.reach_v6("udp", 44100), "IPv6 closed after {:?}", started.elapsed());
+        assert!(lab.reach_v4("udp", 44100), "IPv4 closed after {:?}", started.elapsed());
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let evs = events(client);
+    let renewed = |f| evs.iter().filter(|e| **e == (f, EventKind::Renewed)).count();
+    assert!(renewed(Family::V6) >= 4 && renewed(Family::V4) >= 4, "renewals: {evs:?}");
+    assert!(!evs.iter().any(|e| e.1 == EventKind::Lost || e.1 == EventKind::Failed), "{evs:?}");
+    lab.in_lan(move || {
+        lease.close();
+        client.close();
+    });
+    assert!(lab.router_rules().iter().all(|r| !r.contains("44100")));
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_router_restart_is_recovered_within_a_renewal_period() {
+    let lab = Lab::up("default");
+    let config = lab.config();
+    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
+    // 20 s lease: renewal at 10 s, time enough to see the restart really dropped both.
+    let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44200, 20)).unwrap())));
+    assert!(lab.reach_v6("udp", 44200) && lab.reach_v4("udp", 44200));
+    lab.lab_sh("restart-router"); // rules, leases and conntrack flushed: a router reboot
+    let restarted = Instant::now();
+    assert!(lab.router_rules().iter().all(|r| !r.contains("44200")), "the restart dropped the rules");
+    assert!(!lab.reach_v6("udp", 44200) && !lab.reach_v4("udp", 44200), "the restart really dropped both");
+    // Recovered within one renewal period (10 s) plus a little back-off.
+    let deadline = restarted + Duration::from_secs(13);
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(events(client));
+        let recovered = |f| seen.contains(&(f, EventKind::Recovered));
+        if recovered(Family::V6) && recovered(Family::V4) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered in time: {seen:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(seen.contains(&(Family::V6, EventKind::Lost)) && seen.contains(&(Family::V4, EventKind::Lost)), "{seen:?}");
+    let info = lease.info();
+    assert!(info.v6.status.is_open() && info.v4.status.is_open(), "{info:?}");
+    assert!(lab.reach_v6("udp", 44200), "IPv6 reachable again after recovery");
+    assert!(lab.reach_v4("udp", info.v4.external.unwrap().port()), "IPv4 reachable again after recovery");
+    lab.in_lan(move || {
+        lease.close();
+        client.close();
+    });
+    assert!(lab.router_rules().iter().all(|r| !r.contains("44200")));
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn leftovers_of_a_killed_cli_are_removed_from_the_journal() {
+    let lab = Lab::up("default");
+    let journal = format!("/tmp/portopen-lab/{}/journal", lab.name);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.lan_ns(), labkit::cli(), "open", "udp", "44300", "--lease", "600", "--journal", &journal])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut opened = 0;
+    while opened < 2 {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "CLI ended before opening");
+        if line.contains(": open at") {
+            opened += 1;
+        }
+    }
+    assert!(lab.reach_v6("udp", 44300) && lab.reach_v4("udp", 44300));
+    // kill -9: no chance to close. The router keeps both.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(lab.reach_v6("udp", 44300) && lab.reach_v4("udp", 44300), "still open after the crash");
+    let journal_text = std::fs::read_to_string(&journal).unwrap();
+    assert!(journal_text.contains("44300"), "journal: {journal_text}");
+    // A mapping of another description on another port must survive the clean-up.
+    lab.exec("lan", &["upnpc", "-e", "someone-else", "-a", "192.168.77.100", "44301", "44301", "UDP", "600"]);
+    let clean = lab.exec("lan", &[labkit::cli(), "close", "--journal", &journal]);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stdout));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("removed 2"), "{}", String::from_utf8_lossy(&clean.stdout));
+    assert!(!lab.reach_v6("udp", 44300) && !lab.reach_v4("udp", 44300), "leftovers removed");
+    let rules = lab.router_rules();
+    assert!(rules.iter().all(|r| !r.contains("44300")), "{rules:?}");
+    assert!(rules.iter().any(|r| r.contains("44301")), "someone else's mapping kept: {rules:?}");
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn several_hosts_asking_for_the_same_port_get_distinct_working_ports() {
+    let lab = Lab::up("default");
+    let hosts: Vec<(Ipv4Addr, Ipv6Addr)> = (101..=103).map(|n| (Ipv4Addr::new(192, 168, 77, n), format!("2001:db8:1::{n}").parse().unwrap())).collect();
+    for (v4, v6) in &hosts {
+        lab.add_lan_address(&format!("{v4}/24"));
+        lab.add_lan_address(&format!("{v6}/64"));
+    }
+    let configs: Vec<ClientConfig> = hosts
+        .iter()
+        .map(|(v4, v6)| {
+            let mut c = lab.config();
+            c.discovery = DiscoveryOptions { local_v4: Some(*v4), local_v6: Some(*v6), ..c.discovery };
+            c.keep_alive = false;
+            c
+        })
+        .collect();
+    let opened = lab.in_lan(move || {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = configs
+                .into_iter()
+                .map(|config| {
+                    s.spawn(move || {
+                        let client: &'static Client = Box::leak(Box::new(Client::new(config).unwrap()));
+                        let lease = client.open(&request(44400, 600)).unwrap();
+                        let info = lease.info();
+                        std::mem::forget(lease);
+                        (info, client)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<_>>()
+        })
+    });
+    let mut ports = Vec::new();
+    for ((info, _), (v4, v6)) in opened.iter().zip(&hosts) {
+        assert!(info.v4.status.is_open() && info.v6.status.is_open(), "{info:?}");
+        assert_eq!(info.v4.internal, Some(SocketAddr::from((*v4, 44400))));
+        assert_eq!(info.v6.external, Some(SocketAddr::from((*v6, 44400))));
+        ports.push(info.v4.external.unwrap().port());
+    }
+    let mut distinct = ports.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ports.len(), "distinct external ports: {ports:?}");
+    for (port, (v4, v6)) in ports.iter().zip(&hosts) {
+        assert!(lab.reach_to("udp", lab.var("EXT_V4"), *port, &v4.to_string(), 44400), "11.0.0.1:{port} reaches {v4}:44400");
+        assert!(lab.reach("udp", &v6.to_string(), &v6.to_string(), 44400), "[{v6}]:44400 reachable");
+    }
+    lab.in_lan(move || {
+        for (_, client) in opened {
+            client.close();
+        }
+    });
+    assert!(lab.router_rules().is_empty(), "all removed: {:?}", lab.router_rules());
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_router_behind_cgnat_is_reported_and_ipv6_still_opens() {
+    let lab = Lab::up("reserved-wan");
+    let config = lab.config();
+    let info = lab.in_lan(move || {
+        let client = Client::new(config).unwrap();
+        let lease = client.open(&request(44500, 600)).unwrap();
+        lease.info()
+    });
+    assert_eq!(info.v4.status, PortStatus::NoExternalAddress, "{:?}", info.v4);
+    assert!(info.v4.message.contains("would not be reachable"), "{}", info.v4.message);
+    assert_eq!(info.v6.status, PortStatus::Open, "{:?}", info.v6);
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn the_gateway_cache_skips_discovery_on_the_next_start() {
+    let lab = Lab::up("default");
+    let cache = std::path::PathBuf::from(format!("/tmp/portopen-lab/{}/cache", lab.name));
+    let mut first = lab.config();
+    first.cache_file = Some(cache.clone());
+    let c = cache.clone();
+    let (text, info) = lab.in_lan(move || {
+        let client = Client::new(first).unwrap();
+        client.gateway(Family::V4).unwrap();
+        client.gateway(Family::V6).unwrap();
+        drop(client);
+        // Second start: discovery made impossible (no multicast, no unicast target). Opening
+        // still works, so it can only have come from the cache.
+        let mut second = ClientConfig { cache_file: Some(c.clone()), ..ClientConfig::default() };
+        second.discovery = DiscoveryOptions { multicast: false, default_gateway: false, timeout: Duration::from_millis(300), ..DiscoveryOptions::default() };
+        let client = Client::new(second).unwrap();
+        let info = client.open(&request(44600, 600)).unwrap().info();
+        (std::fs::read_to_string(&c).unwrap(), info)
+    });
+    assert!(text.starts_with("portopen-cache-1"), "{text}");
+    assert!(info.v4.status.is_open() && info.v6.status.is_open(), "{info:?}");
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn check_grades_a_c_and_d() {
+    for (variant, grade) in [("default", Grade::A), ("igd1", Grade::C), ("no-router", Grade::D)] {
+        let lab = Lab::up(variant);
+        let mut config = lab.config();
+        config.discovery.timeout = Duration::from_millis(1500);
+        let report = lab.in_lan(move || Client::new(config).unwrap().check(0));
+        assert_eq!(report.grade, grade, "{variant}: {report:?}");
+        match grade {
+            Grade::A => {
+                assert!(report.pinhole.as_ref().is_some_and(|t| t.ok), "{report:?}");
+                assert!(report.mapping.as_ref().is_some_and(|t| t.ok), "{report:?}");
+                assert_eq!(report.external_class.as_deref(), Some("public"));
+                assert!(report.v6_gateway.as_ref().unwrap().server.as_deref().unwrap_or("").contains("MiniUPnPd"));
+                assert!(lab.router_rules().is_empty(), "check removed its trials: {:?}", lab.router_rules());
+            }
+            Grade::C => assert!(report.v4_gateway.as_ref().is_some_and(|g| g.igd_version == 1), "{report:?}"),
+            _ => assert!(report.v6_discovery_error.is_some() && report.v4_discovery_error.is_some()),
+        }
+    }
+}
