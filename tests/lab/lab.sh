@@ -26,7 +26,7 @@ EOF
 
 # Sets NAME, DIR, the three namespace names and file paths for lab $1.
 lab_vars() {
-  [[ "${1:-}" =~ ^[a-z0-9]{1,8}$ ]] || die "NAME must match [a-z0-9]{1,8}, got '${1:-}'"
+  [[ "${1:-}" =~ ^[a-z0-9]{1,16}$ ]] || die "NAME must match [a-z0-9]{1,16}, got '${1:-}'"
   NAME=$1 DIR=$LAB_ROOT/$1
   WAN_NS=po-$1-wan RTR_NS=po-$1-rtr LAN_NS=po-$1-lan
   CONF=$DIR/miniupnpd.conf LOG=$DIR/miniupnpd.log PIDF=$DIR/router.pid
@@ -258,11 +258,12 @@ cmd_down() {
 }
 
 cmd_down_all() {
-  local n d names
-  names=$(ip netns list | sed -n 's/^po-\([a-z0-9]\{1,8\}\)-\(wan\|rtr\|lan\)\b.*/\1/p')
+  local n d names prefix=${1:-}
+  names=$(ip netns list | sed -n 's/^po-\([a-z0-9]\{1,16\}\)-\(wan\|rtr\|lan\)\b.*/\1/p')
   for d in "$LAB_ROOT"/*/; do [[ ! -d "$d" ]] || names+=$'\n'$(basename "$d"); done
   for n in $(sort -u <<<"$names"); do
-    [[ "$n" =~ ^[a-z0-9]{1,8}$ ]] || continue
+    [[ "$n" =~ ^[a-z0-9]{1,16}$ ]] || continue
+    [[ "$n" == "$prefix"* ]] || continue
     cmd_down "$n"
     echo "lab '$n' down"
   done
@@ -276,7 +277,7 @@ cmd=$1; shift
 case $cmd in
   up) [[ $# -ge 1 ]] || usage; cmd_up "$@" ;;
   down) [[ $# -eq 1 ]] || usage; cmd_down "$1" ;;
-  down-all) cmd_down_all ;;
+  down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;
   start-router) need_lab "${1:-}"; start_router ;;
   restart-router) need_lab "${1:-}"; stop_router; flush_router_state; start_router ;;

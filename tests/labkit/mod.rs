@@ -35,8 +35,11 @@ pub struct Lab {
 impl Lab {
     /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole).
     pub fn up(variant: &str) -> Lab {
-        let name = format!("t{}x{}", std::process::id() % 10000, COUNTER.fetch_add(1, Ordering::SeqCst));
-        assert!(name.len() <= 8, "lab name too long: {name}");
+        // Unique per run (scripts/test.sh sets the prefix and removes its labs at exit, even
+        // after a crash), per test binary (pid) and per lab.
+        let prefix = std::env::var("PORTOPEN_LAB_PREFIX").unwrap_or_else(|_| "t".into());
+        let name = format!("{prefix}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        assert!(name.len() <= 16 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "bad lab name: {name}");
         let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["up", &name, variant]));
         assert!(out.status.success(), "lab.sh up {name} {variant} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", text(&out));
         let env_text = std::fs::read_to_string(format!("/tmp/portopen-lab/{name}/env")).expect("lab env file");

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install what the demo and the tests need on Debian 12, only what is missing.
+# Sourced or run by scripts/demo.sh and scripts/test.sh; needs root (apt-get).
+set -euo pipefail
+
+PACKAGES=(
+  miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
+  gcc g++ valgrind                                         # C and C++ API tests
+  mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [[ $EUID -eq 0 ]] || { echo "prereqs: must run as root to install: ${missing[*]}" >&2; exit 1; }
+  echo "prereqs: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "prereqs: cargo (Rust toolchain) not found" >&2; exit 1; }

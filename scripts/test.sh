@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test, on a fresh Debian 12 machine (as root): installs prerequisites, then runs the
+# unit and fault tests, the real-router lab tests (miniupnpd in network namespaces), the
+# header and C API tests (gcc + valgrind), and the C# and C++ binding tests.
+# Lab tests are #[ignore]d in a plain `cargo test` (they need root and the lab); here they run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/prereqs.sh
+
+# Labs of this run share a prefix; whatever happens, they are torn down at exit.
+export PORTOPEN_LAB_PREFIX="r$(( $$ % 1000 ))"
+trap 'tests/lab/lab.sh down-all "$PORTOPEN_LAB_PREFIX" >/dev/null 2>&1 || true' EXIT
+
+echo "== cargo build (debug: lib, cdylib, CLI)"
+cargo build --quiet --all-targets
+
+echo "== cargo test (unit, fault suite, header, C API, lab tests)"
+# Two test threads: each lab test builds its own lab; the machine has two cores.
+cargo test --quiet -- --include-ignored --test-threads 2
+
+for t in tests/bindings/*.sh; do
+  [[ -e "$t" ]] || continue
+  echo "== $t"
+  "$t"
+done
+echo "== all tests passed"
