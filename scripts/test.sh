@@ -13,6 +13,7 @@ export PORTOPEN_LAB_PREFIX="r$(( $$ % 1000 ))"
 trap 'tests/lab/lab.sh down-all "$PORTOPEN_LAB_PREFIX" >/dev/null 2>&1 || true' EXIT
 
 echo "== cargo build (debug: lib, cdylib, CLI)"
+export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
 
 echo "== cargo test (unit, fault suite, header, C API, lab tests)"

@@ -506,6 +506,7 @@ impl Client {
             *lock(&cell.next_due) = earliest(&work);
         }
         lock(&self.shared.leases).insert(id, cell.clone());
+        self.shared.events.deliver();
         if self.shared.config.keep_alive {
             self.ensure_keeper();
             self.shared.wake_keeper();
@@ -729,24 +730,6 @@ fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         (None, IpAddr::V4(_)) => return Err(Error::InvalidArgument("IPv6 gateway reached over IPv4".into())),
     };
     fl.internal = Some(SocketAddr::from((internal_client, req.internal_port)));
-    // GetFirewallStatus first: it tells "firewall off" and "pinholes not allowed" apart from a
-    // failure. Some routers do not implement it; then AddPinhole decides.
-    match gw.firewall_status(&budget) {
-        Ok(st) if !st.enabled => {
-            fl.status = PortStatus::OpenAlready;
-            fl.external = fl.internal;
-            fl.message = "the router's IPv6 firewall is off: inbound traffic already passes, no pinhole needed".into();
-            return Ok(Some(Holding::Nothing));
-        }
-        Ok(st) if !st.inbound_pinhole_allowed => {
-            fl.status = PortStatus::NotAllowed;
-            fl.message = "the router does not allow inbound pinholes (InboundPinholeAllowed=0): the user must enable it in the router's settings".into();
-            return Ok(None);
-        }
-        Ok(_) => {}
-        Err(e) if e.is_unreachable() || matches!(e, Error::Cancelled | Error::NoService(_) | Error::NotSupported(_)) => return Err(e),
-        Err(e) => log::debug!("GetFirewallStatus failed ({e}); trying AddPinhole anyway"),
-    }
     let pinhole = Pinhole {
         remote_host: None,
         remote_port: 0,
@@ -755,22 +738,40 @@ fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         protocol: req.protocol,
         lease_secs: req.lease_secs.min(PINHOLE_LEASE_MAX_SECS),
     };
-    match gw.add_pinhole(&pinhole, &budget) {
+    // AddPinhole first: on a working router that is the only exchange. Only when it fails does
+    // GetFirewallStatus tell "firewall off" and "pinholes not allowed" apart from a failure.
+    let refusal = match gw.add_pinhole(&pinhole, &budget) {
         Ok(id) => {
             fl.status = PortStatus::Open;
             fl.external = fl.internal;
             fl.lease_secs = pinhole.lease_secs;
             fl.upnp_code = None;
             fl.message = String::new();
-            Ok(Some(Holding::Pinhole { gateway: gw.clone(), id, pinhole }))
+            return Ok(Some(Holding::Pinhole { gateway: gw.clone(), id, pinhole }));
         }
-        Err(Error::Upnp(f)) if f.code == 702 => {
+        Err(e) if e.is_unreachable() || matches!(e, Error::Cancelled | Error::NoService(_) | Error::NotSupported(_) | Error::InvalidArgument(_)) => return Err(e),
+        Err(e) => e,
+    };
+    match gw.firewall_status(&budget) {
+        Ok(st) if !st.enabled => {
+            fl.status = PortStatus::OpenAlready;
+            fl.external = fl.internal;
+            fl.message = "the router's IPv6 firewall is off: inbound traffic already passes, no pinhole needed".into();
+            Ok(Some(Holding::Nothing))
+        }
+        Ok(st) if !st.inbound_pinhole_allowed => {
+            fl.status = PortStatus::NotAllowed;
+            fl.upnp_code = refusal.upnp_code();
+            fl.message = format!("the router does not allow inbound pinholes (InboundPinholeAllowed=0): the user must enable it in the router's settings ({refusal})");
+            Ok(None)
+        }
+        _ if refusal.upnp_code() == Some(702) => {
             fl.status = PortStatus::OpenAlready;
             fl.external = fl.internal;
             fl.message = "the router's IPv6 firewall is off (702): inbound traffic already passes".into();
             Ok(Some(Holding::Nothing))
         }
-        Err(e) => Err(e),
+        _ => Err(refusal),
     }
 }
 
@@ -835,4 +836,5 @@ pub(crate) fn close_cell(shared: &Shared, cell: &LeaseCell) {
     *lock(&cell.next_due) = None;
     drop(work);
     lock(&shared.leases).remove(&cell.id);
+    shared.events.deliver();
 }

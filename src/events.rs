@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::limits::EVENT_QUEUE_MAX;
 use crate::types::Family;
@@ -53,31 +53,46 @@ pub struct Event {
 
 pub type EventCallback = Box<dyn Fn(&Event) + Send + Sync>;
 
-/// Bounded event queue plus an optional callback.
+/// Bounded event queue plus an optional callback. Callbacks are not run where events are
+/// produced (under the client's locks) but by [`EventSink::deliver`], which the client calls
+/// once its locks are released: a callback may close leases or replace itself.
 #[derive(Default)]
 pub struct EventSink {
     queue: Mutex<VecDeque<Event>>,
-    callback: RwLock<Option<EventCallback>>,
+    undelivered: Mutex<VecDeque<Event>>,
+    callback: RwLock<Option<Arc<dyn Fn(&Event) + Send + Sync>>>,
+}
+
+fn push_bounded(q: &Mutex<VecDeque<Event>>, event: Event) {
+    let mut q = q.lock().unwrap_or_else(|p| p.into_inner());
+    if q.len() >= EVENT_QUEUE_MAX {
+        q.pop_front();
+    }
+    q.push_back(event);
 }
 
 impl EventSink {
     pub fn push(&self, event: Event) {
         log::debug!("event: lease {} {} {} {:?} {}", event.lease_id, event.family, event.kind.name(), event.address, event.message);
-        if let Ok(cb) = self.callback.read() {
-            if let Some(cb) = cb.as_ref() {
+        if self.callback.read().unwrap_or_else(|p| p.into_inner()).is_some() {
+            push_bounded(&self.undelivered, event.clone());
+        }
+        push_bounded(&self.queue, event);
+    }
+    /// Run the callback for every event pushed since the last delivery. Call with no lock held.
+    pub fn deliver(&self) {
+        loop {
+            let Some(event) = self.undelivered.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { return };
+            let callback = self.callback.read().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(cb) = callback {
                 cb(&event);
             }
         }
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() >= EVENT_QUEUE_MAX {
-            q.pop_front();
-        }
-        q.push_back(event);
     }
     pub fn poll(&self) -> Option<Event> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
     }
     pub fn set_callback(&self, callback: Option<EventCallback>) {
-        *self.callback.write().unwrap_or_else(|p| p.into_inner()) = callback;
+        *self.callback.write().unwrap_or_else(|p| p.into_inner()) = callback.map(Arc::from);
     }
 }

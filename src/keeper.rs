@@ -1,5 +1,5 @@
-//! Lease upkeep: renew at half the granted lease (pinholes with UpdatePinhole, mappings confirmed
-//! with GetSpecificPortMappingEntry and refreshed), notice losses (704/714, a router that stopped
+//! Lease upkeep: renew at half the granted lease with one exchange per family (pinholes with
+//! UpdatePinhole, mappings refreshed with AddPortMapping), notice losses (704/714, a router that stopped
 //! answering, the host's IPv6 address changing) and recover by rediscovery and re-adding, with a
 //! bounded back-off. Runs on the client's keeper thread, or on the caller's via `renew_due`.
 
@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::addr::ExternalAddress;
 use crate::client::{first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
 use crate::error::Error;
 use crate::events::EventKind;
@@ -62,6 +61,7 @@ pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
         let due = *lock(&cell.next_due);
         if due.is_some_and(|d| d <= Instant::now()) {
             renew_cell(shared, cell);
+            shared.events.deliver();
         }
     }
     cells.iter().filter_map(|c| *lock(&c.next_due)).min()
@@ -196,35 +196,28 @@ fn renew_pinhole(shared: &Shared, cell: &LeaseCell, gw: &Gateway, id: u16, pinho
     }
 }
 
+/// One exchange per renewal: AddPortMapping with the same arguments restarts the lease, and
+/// re-creates the mapping in the same exchange if the router lost it (a reboot). 718 means
+/// another host took the port meanwhile: the lease is re-mapped elsewhere. A permanent mapping
+/// (lease 0) is only confirmed, with GetSpecificPortMappingEntry.
 fn renew_mapping(shared: &Shared, gw: &Gateway, m: &PortMapping) -> Renewal {
     let budget = shared.budget();
-    let held = match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
-        Ok(held) => held,
-        Err(Error::Cancelled) => return Renewal::Retry(Error::Cancelled),
-        Err(e) if e.upnp_code() == Some(714) => return Renewal::Gone(format!("the router no longer holds the mapping of port {} (714)", m.external_port)),
-        Err(e) => return gone_after(shared, gw, e),
-    };
-    if held.internal_client != m.internal_client || held.internal_port != m.internal_port {
-        return Renewal::Gone(format!("port {} is now mapped to {}:{}", m.external_port, held.internal_client, held.internal_port));
-    }
-    let mut lease_secs = held.lease_secs;
-    if m.lease_secs != 0 {
-        // Refresh: the same AddPortMapping again restarts the lease (IGD:2 2.3.16).
-        match gw.add_port_mapping(m, &budget) {
-            Ok(()) => {}
-            Err(Error::Cancelled) => return Renewal::Retry(Error::Cancelled),
-            Err(e) => return gone_after(shared, gw, e),
+    let result = if m.lease_secs == 0 {
+        match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
+            Ok(held) if held.internal_client == m.internal_client && held.internal_port == m.internal_port => Ok(()),
+            Ok(held) => return Renewal::Gone(format!("port {} is now mapped to {}:{}", m.external_port, held.internal_client, held.internal_port)),
+            Err(e) if e.upnp_code() == Some(714) => return Renewal::Gone(format!("the router no longer holds the mapping of port {} (714)", m.external_port)),
+            Err(e) => Err(e),
         }
-        lease_secs = match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
-            Ok(again) => again.lease_secs,
-            Err(_) => m.lease_secs,
-        };
-    }
-    let external = match gw.external_address(&budget) {
-        Ok(ExternalAddress::V4(ip, class)) if class.is_reachable() => Some(SocketAddr::from((ip, m.external_port))),
-        _ => None,
+    } else {
+        gw.add_port_mapping(m, &budget)
     };
-    Renewal::Renewed { lease_secs, external }
+    match result {
+        Ok(()) => Renewal::Renewed { lease_secs: m.lease_secs, external: None },
+        Err(Error::Cancelled) => Renewal::Retry(Error::Cancelled),
+        Err(e) if e.upnp_code() == Some(718) => Renewal::Gone(format!("port {} was taken by another host (718)", m.external_port)),
+        Err(e) => gone_after(shared, gw, e),
+    }
 }
 
 fn gone_after(shared: &Shared, gw: &Gateway, e: Error) -> Renewal {
