@@ -797,34 +797,35 @@ pub(crate) fn close_cell(shared: &Shared, cell: &LeaseCell) {
         return;
     }
     let mut work = lock(&cell.work);
-    for family in [Family::V4, Family::V6] {
-        let slot = work.slot(family);
-        slot.due = None;
-        let had = slot.holding.take();
+    let h4 = work.v4.holding.take();
+    let h6 = work.v6.holding.take();
+    work.v4.due = None;
+    work.v6.due = None;
+    // Both families are released in parallel: a game quitting waits for one round trip.
+    let (r4, r6) = std::thread::scope(|s| {
+        let t4 = h4.as_ref().map(|h| s.spawn(move || release(shared, h)));
+        let r6 = h6.as_ref().map(|h| release(shared, h));
+        (t4.map(|t| t.join().unwrap_or_else(|_| Err(Error::InvalidResponse { context: "close".into(), reason: "release thread panicked".into() }))), r6)
+    });
+    for (family, result) in [(Family::V4, r4), (Family::V6, r6)] {
         let mut info = lock(&cell.info);
         let fl = info.family_mut(family);
         if fl.status == PortStatus::NotRequested {
             continue;
         }
         let was_open = fl.status.is_open() || fl.status == PortStatus::Lost;
-        if let Some(holding) = had {
-            drop(info);
-            let result = release(shared, &holding);
-            info = lock(&cell.info);
-            let fl = info.family_mut(family);
-            match result {
-                Ok(()) => fl.message = String::new(),
-                Err(e) => {
-                    // Left to expire with its lease; the journal keeps it for the next start.
-                    log::warn!("closing lease {}: {e}", cell.id);
-                    fl.message = format!("not removed from the router: {e}");
-                }
-            }
-            if fl.message.is_empty() {
+        match result {
+            Some(Ok(())) => {
+                fl.message = String::new();
                 shared.journal_set(cell.id, family, None);
             }
+            Some(Err(e)) => {
+                // Left to expire with its lease; the journal keeps it for the next start.
+                log::warn!("closing lease {}: {e}", cell.id);
+                fl.message = format!("not removed from the router: {e}");
+            }
+            None => {}
         }
-        let fl = info.family_mut(family);
         fl.status = PortStatus::Closed;
         fl.external = None;
         if was_open {
