@@ -531,9 +531,9 @@ typedef struct portopen_event {
 /**
  * Told of each event as it happens, on the thread that produced it (the client's renewal
  * thread, or the thread calling open/close/free). `event` is valid only during the call;
- * `user_data` is what was given to `portopen_client_set_event_callback`. Keep it short: it
- * runs while the library holds the lease's lock, so it must not close or free a lease or the
- * client, nor set the callback; hand such work to your own thread (or just poll instead).
+ * `user_data` is what was given to `portopen_client_set_event_callback`. It runs with no
+ * library lock held: it may close or free a lease and replace the callback, but not free the
+ * client it belongs to. Keep it short: it delays the renewal thread.
  */
 typedef void (*portopen_event_callback)(const struct portopen_event *event, void *user_data);
 

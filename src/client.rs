@@ -378,11 +378,17 @@ impl Client {
 
     /// Discover the gateway of one family now (replacing the cached one).
     pub fn discover(&self, family: Family) -> Result<Gateway, Error> {
+        if self.shared.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         self.shared.gateway(family, true)
     }
 
     /// The gateway in use for `family`, discovering it if none is cached.
     pub fn gateway(&self, family: Family) -> Result<Gateway, Error> {
+        if self.shared.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         self.shared.gateway(family, false)
     }
 
@@ -465,6 +471,9 @@ impl Client {
         validate(request)?;
         if self.shared.stopping.load(Ordering::SeqCst) {
             return Err(Error::InvalidArgument("the client is closed".into()));
+        }
+        if self.shared.cancel.is_cancelled() {
+            return Err(Error::Cancelled);
         }
         let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
         let description = request.description.clone().unwrap_or_else(|| self.shared.config.description.clone());

@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::ThreadId;
 
 use crate::limits::EVENT_QUEUE_MAX;
 use crate::types::Family;
@@ -61,6 +62,9 @@ pub struct EventSink {
     queue: Mutex<VecDeque<Event>>,
     undelivered: Mutex<VecDeque<Event>>,
     callback: RwLock<Option<Arc<dyn Fn(&Event) + Send + Sync>>>,
+    /// Threads running a callback now, so that replacing it can wait for them.
+    in_flight: Mutex<Vec<ThreadId>>,
+    done: Condvar,
 }
 
 fn push_bounded(q: &Mutex<VecDeque<Event>>, event: Event) {
@@ -83,16 +87,38 @@ impl EventSink {
     pub fn deliver(&self) {
         loop {
             let Some(event) = self.undelivered.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else { return };
-            let callback = self.callback.read().unwrap_or_else(|p| p.into_inner()).clone();
+            let me = std::thread::current().id();
+            let callback = {
+                // Taken and registered under the in-flight lock, so `set_callback` either sees
+                // this delivery or this delivery sees the new callback.
+                let mut running = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                let cb = self.callback.read().unwrap_or_else(|p| p.into_inner()).clone();
+                if cb.is_some() {
+                    running.push(me);
+                }
+                cb
+            };
             if let Some(cb) = callback {
                 cb(&event);
+                let mut running = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(i) = running.iter().position(|t| *t == me) {
+                    running.swap_remove(i);
+                }
+                self.done.notify_all();
             }
         }
     }
     pub fn poll(&self) -> Option<Event> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front()
     }
+    /// Replace the callback. When this returns, the previous one is not running on any other
+    /// thread and will not be called again (a callback replacing itself is not waited for).
     pub fn set_callback(&self, callback: Option<EventCallback>) {
+        let me = std::thread::current().id();
+        let mut running = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         *self.callback.write().unwrap_or_else(|p| p.into_inner()) = callback.map(Arc::from);
+        while running.iter().any(|t| *t != me) {
+            running = self.done.wait(running).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
