@@ -520,7 +520,14 @@ impl Client {
             self.ensure_keeper();
             self.shared.wake_keeper();
         }
-        Ok(Lease { shared: self.shared.clone(), cell })
+        let lease = Lease { shared: self.shared.clone(), cell };
+        if self.shared.cancel.is_cancelled() {
+            // Cancelled mid-way: whatever one family managed to open is removed again, so a
+            // cancelled open leaves nothing behind and says so.
+            lease.close();
+            return Err(Error::Cancelled);
+        }
+        Ok(lease)
     }
 
     /// Snapshots of the open leases.

@@ -145,8 +145,9 @@ fn request_from_c(o: &portopen_open_options) -> Result<OpenRequest, Error> {
 
 /// Open a port: an IPv4 port mapping and/or an IPv6 pinhole, both families in parallel
 /// (discovering the gateway of each first if none is cached). Blocks: at most about the
-/// discovery timeout plus a few action timeouts; `portopen_client_cancel` stops it.
-/// Returns OK when the request was valid, even if a family failed: each family's outcome is in
+/// discovery timeout plus a few action timeouts; `portopen_client_cancel` stops it: then it
+/// returns CANCELLED and whatever a family had opened is removed again.
+/// Otherwise returns OK when the request was valid, even if a family failed: each family's outcome is in
 /// `portopen_lease_get_info`, and an OPENED or FAILED event is queued per family. On OK `*out` is
 /// a new lease the caller owns and frees with `portopen_lease_free` (which closes it); on failure
 /// it is NULL. `options` is only read during the call.
