@@ -705,8 +705,12 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         ExternalAddress::V4(ip, class) if class.is_reachable() => Some(ip),
         ExternalAddress::V4(ip, class) => {
             fl.status = PortStatus::UpstreamNat;
+            let why = match class {
+                V4Class::Private | V4Class::SharedCgnat => "another NAT sits above it (double NAT or the ISP's CGNAT)",
+                _ => "not an address the internet can reach",
+            };
             fl.message = format!(
-                "the router's external address {ip} is {}: another NAT sits above it, so a mapping there would not be reachable from the internet; nothing was mapped",
+                "the router's external address {ip} is {}: {why}, so a mapping there would not be reachable; nothing was mapped",
                 class.name()
             );
             log::warn!("IPv4: {}", fl.message);
@@ -724,7 +728,7 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         description: cell.description.clone(),
         lease_secs: req.lease_secs.min(MAPPING_LEASE_MAX_SECS),
     };
-    let mapping = gw.map_port(&wanted, &budget)?;
+    let mut mapping = gw.map_port(&wanted, &budget)?;
     fl.status = PortStatus::Open;
     fl.internal = Some(SocketAddr::from((internal_client, req.internal_port)));
     fl.external = external_ip.map(|ip| SocketAddr::from((ip, mapping.external_port)));
@@ -734,6 +738,11 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         Some(_) => String::new(),
         None => format!("mapped external port {}, but the router reports no external address (WAN down?)", mapping.external_port),
     };
+    // Renewals ask for the lease the game wanted again, not for what was left of it when read
+    // back (a router refusing finite leases made it 0: then it stays 0).
+    if mapping.lease_secs != 0 {
+        mapping.lease_secs = wanted.lease_secs;
+    }
     Ok(Some(Holding::Mapping { gateway: gw.clone(), mapping }))
 }
 

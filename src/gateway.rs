@@ -364,7 +364,10 @@ pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken
         grace: options.grace,
         collect_all: options.collect_all,
     };
-    let hits = search(&spec, &budget)?;
+    // Collecting every answer listens through half the budget only: the other half is for
+    // reading the descriptions (listening to the deadline left none, and every fetch timed out).
+    let search_budget = if options.collect_all { budget.capped(options.timeout / 2) } else { budget.clone() };
+    let hits = search(&spec, &search_budget)?;
     let gateways = gateways_from_hits(family, &hits, options, &budget)?;
     log::debug!("discovery {family}: {} usable gateway(s) in {:.1} ms", gateways.len(), started.elapsed().as_secs_f64() * 1000.0);
     Ok(gateways)

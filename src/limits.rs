@@ -33,6 +33,10 @@ pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(3);
 /// that does not answer a SYN within this is treated as gone (bounded also by the call deadline).
 pub const HTTP_CONNECT_MAX: Duration = Duration::from_millis(1500);
 
+/// Longest pause between checks of a pending TCP connect (checks start at 0.1 ms and double):
+/// a LAN connect is seen at once, a cancel within this.
+pub const CONNECT_POLL_MAX: Duration = Duration::from_millis(5);
+
 /// Granularity at which blocking waits check for cancellation: a cancelled call returns
 /// within about this long.
 pub const CANCEL_POLL: Duration = Duration::from_millis(20);

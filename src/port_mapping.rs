@@ -260,10 +260,17 @@ impl Gateway {
                         format!("router reports port {} mapped to {}:{}, not to us", m.external_port, held.internal_client, held.internal_port),
                     ));
                 }
-                if held.lease_secs != m.lease_secs {
-                    log::debug!("router granted a {} s lease for port {} (asked {})", held.lease_secs, m.external_port, m.lease_secs);
+                if held.lease_secs == 0 && m.lease_secs != 0 {
+                    // A missing or unreadable NewLeaseDuration reads as 0 ("permanent"); believing
+                    // it would stop renewals and let a finite lease run out. Renewing a mapping
+                    // that really is permanent only costs an exchange.
+                    log::debug!("router reports no lease for port {} (asked {} s); keeping {} s", m.external_port, m.lease_secs, m.lease_secs);
+                } else {
+                    if held.lease_secs != m.lease_secs {
+                        log::debug!("router granted a {} s lease for port {} (asked {})", held.lease_secs, m.external_port, m.lease_secs);
+                    }
+                    m.lease_secs = held.lease_secs;
                 }
-                m.lease_secs = held.lease_secs;
                 Ok(m)
             }
             Err(Error::Upnp(f)) if f.code == 714 => {

@@ -22,29 +22,58 @@ fn check_no_dtd(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// Conservative nesting depth: counts every start tag and every end/empty tag. It may
-/// overcount (a '<' inside a comment), never undercount, so the bound holds.
+/// Nesting depth of the elements, counted on the raw text: +1 per start tag, -1 per end tag or
+/// per start tag closed by "/>". Comments, CDATA, processing instructions and quoted attribute
+/// values are skipped, so a "/>" in text, a comment or an attribute cannot hide a level (it
+/// used to: `<a>/>` repeated passed any depth to roxmltree). It may overcount, never undercount.
 fn check_depth(text: &str, max: usize) -> Result<(), ParseError> {
     let b = text.as_bytes();
+    let find = |from: usize, pat: &[u8]| b.get(from..).and_then(|rest| rest.windows(pat.len()).position(|w| w == pat)).map(|i| from + i + pat.len());
     let mut depth: usize = 0;
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'<' {
-            match b.get(i + 1) {
-                Some(b'/') => depth = depth.saturating_sub(1),
-                Some(b'?') | Some(b'!') => {}
-                Some(_) => {
-                    depth += 1;
-                    if depth > max {
-                        return Err(ParseError::new(format!("XML nesting deeper than {max}")));
-                    }
-                }
-                None => {}
-            }
-        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'>') {
+    while let Some(lt) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'<')).map(|p| i + p) {
+        let rest = &b[lt..];
+        // Where the construct ends (just past it); None when unterminated, which roxmltree refuses.
+        let end = if rest.starts_with(b"<!--") {
+            find(lt + 4, b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            find(lt + 9, b"]]>")
+        } else if rest.starts_with(b"<?") {
+            find(lt + 2, b"?>")
+        } else if rest.starts_with(b"<!") {
+            find(lt + 2, b">")
+        } else if rest.starts_with(b"</") {
             depth = depth.saturating_sub(1);
+            find(lt + 2, b">")
+        } else {
+            depth += 1;
+            if depth > max {
+                return Err(ParseError::new(format!("XML nesting deeper than {max}")));
+            }
+            // Scan the start tag to its '>', skipping quoted attribute values.
+            let mut j = lt + 1;
+            let mut quote: Option<u8> = None;
+            loop {
+                match (b.get(j), quote) {
+                    (None, _) => break None,
+                    (Some(&c), Some(q)) if c == q => quote = None,
+                    (Some(_), Some(_)) => {}
+                    (Some(&c), None) if c == b'"' || c == b'\'' => quote = Some(c),
+                    (Some(b'>'), None) => {
+                        if b[j - 1] == b'/' {
+                            depth -= 1;
+                        }
+                        break Some(j + 1);
+                    }
+                    (Some(_), None) => {}
+                }
+                j += 1;
+            }
+        };
+        match end {
+            Some(e) => i = e,
+            None => break,
         }
-        i += 1;
     }
     Ok(())
 }
@@ -93,6 +122,23 @@ mod tests {
         // 64 KiB of stack: roxmltree alone would overflow it on this input.
         let result = std::thread::Builder::new().stack_size(64 * 1024).spawn(move || parse_guarded(&deep).is_err()).unwrap().join().unwrap();
         assert!(result);
+    }
+
+    #[test]
+    fn slash_gt_in_text_attributes_or_comments_does_not_hide_nesting() {
+        let n = 100;
+        for level in ["<a>/>", "<a x=\"/>\">", "<a y='/>'>", "<a><!-- /> -->", "<a><![CDATA[/>]]>", "<a><?pi />?>"] {
+            let doc = level.repeat(n) + &"</a>".repeat(n);
+            let e = parse_guarded(&doc).expect_err(level);
+            assert!(e.0.contains("nesting"), "{level}: {e}");
+        }
+        // Self-closing elements and a '>' inside an attribute value are counted right.
+        let flat = format!("<r>{}</r>", "<a x='>'/><b/>".repeat(1000));
+        assert!(parse_guarded(&flat).is_ok());
+        let at_limit = "<a>".repeat(XML_MAX_DEPTH) + &"</a>".repeat(XML_MAX_DEPTH);
+        assert!(parse_guarded(&at_limit).is_ok());
+        let over = "<a>".repeat(XML_MAX_DEPTH + 1) + &"</a>".repeat(XML_MAX_DEPTH + 1);
+        assert!(parse_guarded(&over).is_err());
     }
 
     #[test]

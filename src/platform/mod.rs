@@ -79,3 +79,15 @@ pub fn local_addr_toward(target: SocketAddr) -> io::Result<IpAddr> {
     socket.connect(target)?;
     Ok(socket.local_addr()?.ip())
 }
+
+/// True when a non-blocking connect reports "under way" (EINPROGRESS on Unix; WSAEWOULDBLOCK,
+/// which std maps to WouldBlock, on Windows).
+pub fn connect_in_progress(e: &io::Error) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const EINPROGRESS: i32 = 115;
+    #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"))]
+    const EINPROGRESS: i32 = 36;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")))]
+    const EINPROGRESS: i32 = i32::MIN;
+    e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(EINPROGRESS)
+}

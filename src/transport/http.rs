@@ -4,13 +4,13 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
 
 use crate::cancel::Budget;
 use crate::error::Error;
-use crate::limits::HTTP_CONNECT_MAX;
+use crate::limits::{CONNECT_POLL_MAX, HTTP_CONNECT_MAX};
 use crate::parse::http::{Response, ResponseParser};
 use crate::parse::url::HttpUrl;
 
@@ -105,13 +105,33 @@ fn connect(target: SocketAddr, bind: Option<IpAddr>, budget: &Budget) -> Result<
         };
         socket.bind(&local.into()).map_err(|e| Error::io(format!("binding to {ip}"), &e))?;
     }
-    let wait = budget.remaining("connecting")?.min(HTTP_CONNECT_MAX);
-    match socket.connect_timeout(&target.into(), wait) {
+    // Non-blocking connect, checked in short steps, so a cancel is seen within CANCEL_POLL
+    // even while a SYN goes unanswered (a LAN connect completes in well under a millisecond).
+    let give_up = Instant::now() + budget.remaining("connecting")?.min(HTTP_CONNECT_MAX);
+    socket.set_nonblocking(true).map_err(|e| Error::io("socket", &e))?;
+    match socket.connect(&target.into()) {
         Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => return Err(Error::Timeout("connecting".into())),
+        Err(e) if crate::platform::connect_in_progress(&e) => {
+            let mut step = Duration::from_micros(100);
+            loop {
+                if let Some(e) = socket.take_error().map_err(|e| Error::io("connecting", &e))? {
+                    return Err(Error::io("connecting", &e));
+                }
+                if socket.peer_addr().is_ok() {
+                    break;
+                }
+                budget.remaining("connecting")?; // a cancel is a cancel, not a timeout
+                if Instant::now() >= give_up {
+                    return Err(Error::Timeout("connecting".into()));
+                }
+                std::thread::sleep(step);
+                step = (step * 2).min(CONNECT_POLL_MAX);
+            }
+        }
         Err(e) => return Err(Error::io("connecting", &e)),
     }
-    budget.remaining("connecting")?; // honour a cancel that came during the connect
+    socket.set_nonblocking(false).map_err(|e| Error::io("socket", &e))?;
+    budget.remaining("connecting")?;
     let _ = socket.set_tcp_nodelay(true);
     Ok(socket.into())
 }

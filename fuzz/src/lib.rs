@@ -1,0 +1,122 @@
+//! The checks each fuzz target runs, kept here so the libFuzzer targets stay one line each.
+//! Every function must return normally for any input: a panic is a bug in portopen.
+
+use portopen::parse::http::{parse_complete, ResponseParser};
+use portopen::parse::url::HttpUrl;
+use portopen::limits::XML_MAX_DEPTH;
+use portopen::parse::{description, port_listing, soap, ssdp, xml};
+
+/// SSDP answer parsing, then what discovery does with a parsed answer.
+pub fn ssdp_response(data: &[u8]) {
+    if let Ok(r) = ssdp::parse_response(data) {
+        assert!(!r.location.is_empty() && !r.search_target.is_empty() && !r.usn.is_empty());
+        assert!(r.location.len() <= portopen::limits::SSDP_LOCATION_MAX);
+        let _ = ssdp::target_rank(&r.search_target);
+        url_checks(&r.location);
+    }
+}
+
+/// Device description parsing, then resolving every controlURL against a LOCATION.
+pub fn description(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    xml_depth_is_bounded(text);
+    if let Ok(d) = description::parse(text) {
+        assert!(d.services.len() <= portopen::limits::DESCRIPTION_MAX_SERVICES);
+        let base = HttpUrl::parse("http://192.168.1.1:5000/dir/rootDesc.xml").unwrap();
+        for s in &d.services {
+            if let Ok(u) = base.join(&s.control_url) {
+                assert_eq!(u.ip, base.ip, "controlURL left the LOCATION's host");
+                assert!(u.path.starts_with('/'));
+            }
+        }
+        if let Some(b) = &d.url_base {
+            let _ = HttpUrl::parse(b);
+        }
+    }
+}
+
+/// SOAP response parsing for the actions portopen sends (the action picked by the first byte),
+/// and the GetListOfPortMappings listing document carried inside one.
+pub fn soap_response(data: &[u8]) {
+    const ACTIONS: [&str; 6] = ["AddPinhole", "AddPortMapping", "GetExternalIPAddress", "GetSpecificPortMappingEntry", "GetFirewallStatus", "UpdatePinhole"];
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let action = ACTIONS[pick as usize % ACTIONS.len()];
+    xml_depth_is_bounded(text);
+    match soap::parse_response(text, action) {
+        Ok(soap::SoapOutcome::Fault { code, description }) => {
+            assert!(code > 0);
+            assert!(description.chars().count() <= 256);
+        }
+        Ok(soap::SoapOutcome::Success(args)) => {
+            let _ = soap::arg(&args, "UniqueID");
+        }
+        Err(_) => {}
+    }
+    let _ = port_listing::parse(text);
+}
+
+/// Whatever the XML guard lets through nests no deeper than its limit (it must never undercount).
+fn xml_depth_is_bounded(text: &str) {
+    if let Ok(doc) = xml::parse_guarded(text) {
+        let deepest = doc.descendants().filter(|n| n.is_element()).map(|n| n.ancestors().filter(|a| a.is_element()).count()).max().unwrap_or(0);
+        assert!(deepest <= XML_MAX_DEPTH, "the guard let {deepest} levels through");
+    }
+}
+
+/// HTTP response framing: the whole input at once, and the same bytes fed in pieces (as the
+/// network delivers them) must give the same answer.
+pub fn http_response(data: &[u8]) {
+    const CAP: usize = 4096;
+    let whole = parse_complete(data, CAP);
+    if let Ok(r) = &whole {
+        assert!(r.body.len() <= CAP);
+        assert!((200..=599).contains(&r.status));
+    }
+    // Split points taken from the data itself, so the fuzzer explores them too.
+    let step = 1 + data.first().map_or(0, |&b| b as usize % 13);
+    let mut p = ResponseParser::new(CAP);
+    let mut failed = None;
+    for chunk in data.chunks(step) {
+        match p.feed(chunk) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let piecewise = match failed {
+        Some(e) => Err(e),
+        None if p.is_done() => Ok(p.into_response().expect("done parser has a response")),
+        None => p.finish(),
+    };
+    assert_eq!(whole.is_ok(), piecewise.is_ok(), "whole vs piecewise: {whole:?} / {piecewise:?}");
+    if let (Ok(a), Ok(b)) = (&whole, &piecewise) {
+        assert_eq!(a, b);
+    }
+}
+
+/// URL parsing: what parses prints back to itself, and references resolve on the same host.
+pub fn url(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    url_checks(text);
+}
+
+fn url_checks(text: &str) {
+    if let Ok(u) = HttpUrl::parse(text) {
+        assert!(u.path.starts_with('/'));
+        assert_ne!(u.port, 0);
+        let again = HttpUrl::parse(&u.to_string()).unwrap_or_else(|e| panic!("{u} does not parse back: {e}"));
+        assert_eq!(again, u, "display round trip");
+        let _ = u.socket_addr();
+        let _ = u.host_header();
+    }
+    let base = HttpUrl::parse("http://[fe80::1%252]:49152/a/b/rootDesc.xml").unwrap();
+    if let Ok(j) = base.join(text) {
+        assert_eq!(j.ip, base.ip, "join left the base host");
+        assert!(j.path.starts_with('/'));
+        assert!(!j.path.bytes().any(|b| b <= b' ' || b >= 0x7f), "path unsafe for a request line: {:?}", j.path);
+    }
+}
