@@ -54,7 +54,8 @@ impl Default for ClientConfig {
 /// What a lease holds on the router for one family.
 #[derive(Clone, Debug)]
 pub(crate) enum Holding {
-    Mapping { gateway: Gateway, mapping: PortMapping },
+    /// `confirmed`: read back from the router (done by the keeper right after opening).
+    Mapping { gateway: Gateway, mapping: PortMapping, confirmed: bool },
     Pinhole { gateway: Gateway, id: u16, pinhole: Pinhole },
     /// The IPv6 firewall is off: nothing to hold, nothing to renew.
     Nothing,
@@ -212,7 +213,7 @@ impl Shared {
 
     fn journal_entry(&self, holding: &Holding) -> Option<JournalEntry> {
         match holding {
-            Holding::Mapping { gateway, mapping } => Some(JournalEntry::Mapping {
+            Holding::Mapping { gateway, mapping, .. } => Some(JournalEntry::Mapping {
                 control: gateway.wan.clone()?,
                 local: gateway.local_addr,
                 external_port: mapping.external_port,
@@ -632,6 +633,7 @@ pub(crate) fn refresh_due(cell: &LeaseCell, work: &Work) {
 pub(crate) fn first_due(holding: &Holding, fl: &FamilyLease) -> Option<Instant> {
     match holding {
         Holding::Nothing => None,
+        Holding::Mapping { confirmed: false, .. } => Some(Instant::now()),
         _ => Some(Instant::now() + crate::keeper::renew_interval(fl.lease_secs)),
     }
 }
@@ -728,7 +730,9 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         description: cell.description.clone(),
         lease_secs: req.lease_secs.min(MAPPING_LEASE_MAX_SECS),
     };
-    let mut mapping = gw.map_port(&wanted, &budget)?;
+    // The router's success answer confirms the mapping; the read-back (its lease, that it
+    // really exists) is done by the keeper right after, off the game's critical path.
+    let mut mapping = gw.add_mapping(&wanted, &budget)?;
     fl.status = PortStatus::Open;
     fl.internal = Some(SocketAddr::from((internal_client, req.internal_port)));
     fl.external = external_ip.map(|ip| SocketAddr::from((ip, mapping.external_port)));
@@ -743,7 +747,7 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
     if mapping.lease_secs != 0 {
         mapping.lease_secs = wanted.lease_secs;
     }
-    Ok(Some(Holding::Mapping { gateway: gw.clone(), mapping }))
+    Ok(Some(Holding::Mapping { gateway: gw.clone(), mapping, confirmed: false }))
 }
 
 fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease) -> Result<Option<Holding>, Error> {
@@ -805,7 +809,7 @@ pub(crate) fn release(shared: &Shared, holding: &Holding) -> Result<(), Error> {
     // Closing must work after `cancel` (an engine shutting down cancels, then closes).
     let budget = Budget::new(shared.config.action_timeout, &CancelToken::new());
     match holding {
-        Holding::Mapping { gateway, mapping } => match gateway.delete_port_mapping(None, mapping.external_port, mapping.protocol, &budget) {
+        Holding::Mapping { gateway, mapping, .. } => match gateway.delete_port_mapping(None, mapping.external_port, mapping.protocol, &budget) {
             Err(Error::Upnp(f)) if f.code == 714 => Ok(()),
             other => other,
         },

@@ -96,7 +96,19 @@ enum Renewal {
 fn renew_slot(shared: &Shared, cell: &LeaseCell, family: Family, slot: &mut Slot) {
     let outcome = match slot.holding.clone() {
         Some(Holding::Pinhole { gateway, id, pinhole }) => renew_pinhole(shared, cell, &gateway, id, &pinhole),
-        Some(Holding::Mapping { gateway, mapping }) => renew_mapping(shared, &gateway, &mapping),
+        Some(Holding::Mapping { gateway, mapping, confirmed: false }) => {
+            match confirm_mapping(shared, &gateway, &mapping) {
+                Some(lease_secs) => {
+                    slot.holding = Some(Holding::Mapping { gateway, mapping, confirmed: true });
+                    slot.due = Some(Instant::now() + renew_interval(lease_secs));
+                    let mut info = lock(&cell.info);
+                    info.family_mut(family).lease_secs = lease_secs;
+                    return;
+                }
+                None => Renewal::Gone(format!("the router does not hold the mapping of port {} it just confirmed", mapping.external_port)),
+            }
+        }
+        Some(Holding::Mapping { gateway, mapping, .. }) => renew_mapping(shared, &gateway, &mapping),
         Some(Holding::Nothing) => {
             slot.due = None;
             return;
@@ -193,6 +205,22 @@ fn renew_pinhole(shared: &Shared, cell: &LeaseCell, gw: &Gateway, id: u16, pinho
         Err(Error::Cancelled) => Renewal::Retry(Error::Cancelled),
         Err(e) if e.upnp_code() == Some(704) => Renewal::Gone(format!("the router no longer holds pinhole {id} (704)")),
         Err(e) => gone_after(shared, gw, e),
+    }
+}
+
+/// The read-back after opening: the lease the router really granted (None: it holds no such
+/// mapping for us). A read-back that fails for another reason keeps the requested lease.
+fn confirm_mapping(shared: &Shared, gw: &Gateway, m: &PortMapping) -> Option<u32> {
+    match gw.read_back(m, &shared.budget()) {
+        Ok(held) => Some(held.lease_secs),
+        Err(Error::InvalidResponse { reason, .. }) => {
+            log::warn!("mapping of port {}: {reason}", m.external_port);
+            None
+        }
+        Err(e) => {
+            log::debug!("mapping of port {} not read back ({e}); keeping the {} s lease asked for", m.external_port, m.lease_secs);
+            Some(m.lease_secs)
+        }
     }
 }
 

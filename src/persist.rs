@@ -188,7 +188,13 @@ pub fn read_bounded(path: &Path) -> Result<String, Error> {
 
 /// Write a state file atomically (temp file + rename), so a crash never leaves half a file.
 pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
-    let tmp = path.with_extension("tmp");
+    // A temp name per process and write: two clients (or two families) saving at once must not
+    // rename each other's half-written file.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".{}.{seq}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp_name);
     std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), &e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), &e))
 }

@@ -232,6 +232,13 @@ impl Gateway {
     /// (never below 1024); a router refusing finite leases (725, or 402 on the lease) gets
     /// lease 0. The lease the router really granted is read back, not assumed.
     pub fn map_port(&self, wanted: &PortMapping, budget: &Budget) -> Result<PortMapping, Error> {
+        let m = self.add_mapping(wanted, budget)?;
+        self.read_back(&m, budget)
+    }
+
+    /// The adding half of [`Gateway::map_port`], without the read-back: the router's success
+    /// answer is its confirmation; [`Gateway::read_back`] checks it later, off the critical path.
+    pub fn add_mapping(&self, wanted: &PortMapping, budget: &Budget) -> Result<PortMapping, Error> {
         let service = self.wan_service("AddPortMapping")?;
         let mut m = wanted.clone();
         if service.kind == ServiceKind::WanIpConnection2 {
@@ -251,7 +258,13 @@ impl Gateway {
         } else {
             self.add_with_retries(&mut m, budget)?;
         }
-        // Read back what the router holds (lease, and that it exists at all).
+        Ok(m)
+    }
+
+    /// Read back what the router holds for a mapping just made (that it exists, points to us,
+    /// and its lease). Returns the mapping with the lease the router reports.
+    pub fn read_back(&self, m: &PortMapping, budget: &Budget) -> Result<PortMapping, Error> {
+        let mut m = m.clone();
         match self.get_specific_port_mapping(m.remote_host, m.external_port, m.protocol, budget) {
             Ok(held) => {
                 if held.internal_client != m.internal_client || held.internal_port != m.internal_port {
