@@ -598,6 +598,9 @@ fn cmd_open(a: &Args, client: &Client, stop: &AtomicBool) -> ExitCode {
         internal_v6: a.internal_v6,
         description: a.description.clone(),
     };
+    if !a.json {
+        eprintln!("opening {} {} (finding the router, then asking it)...", a.protocol, a.port);
+    }
     let started = Instant::now();
     let lease = match client.open(&request) {
         Ok(l) => l,
@@ -617,6 +620,9 @@ fn cmd_open(a: &Args, client: &Client, stop: &AtomicBool) -> ExitCode {
             }
         }
         println!("opened in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+        if info.any_open() {
+            eprintln!("keeping it open (renewing); Ctrl-C closes it");
+        }
     }
     // Events of the open itself were printed above as the lease; the rest as they come.
     while client.poll_event().is_some() {}
