@@ -50,8 +50,7 @@ fn main() {
 
 fn generate(root: &Path) -> Result<Vec<u8>, String> {
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))?;
-    let bindings =
-        cbindgen::Builder::new().with_config(config).with_src(root.join("src/ffi/mod.rs")).generate().map_err(|e| e.to_string())?;
+    let bindings = cbindgen::Builder::new().with_config(config).with_src(root.join("src/ffi/mod.rs")).generate().map_err(|e| e.to_string())?;
     let mut header = Vec::new();
     bindings.write(&mut header);
     Ok(header)

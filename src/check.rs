@@ -199,7 +199,8 @@ impl Client {
             return report;
         };
         let started = Instant::now();
-        let p = Pinhole { remote_host: None, remote_port: 0, internal_client: client, internal_port: port, protocol: Protocol::Udp, lease_secs: CHECK_LEASE_SECS };
+        let p =
+            Pinhole { remote_host: None, remote_port: 0, internal_client: client, internal_port: port, protocol: Protocol::Udp, lease_secs: CHECK_LEASE_SECS };
         let result = gw.add_pinhole(&p, &budget()).and_then(|id| {
             gw.delete_pinhole(id, &budget())?;
             Ok(format!("added pinhole {id} for [{client}]:{port}/UDP and removed it"))

@@ -55,8 +55,16 @@ impl Default for ClientConfig {
 #[derive(Clone, Debug)]
 pub(crate) enum Holding {
     /// `confirmed`: read back from the router (done by the keeper right after opening).
-    Mapping { gateway: Gateway, mapping: PortMapping, confirmed: bool },
-    Pinhole { gateway: Gateway, id: u16, pinhole: Pinhole },
+    Mapping {
+        gateway: Gateway,
+        mapping: PortMapping,
+        confirmed: bool,
+    },
+    Pinhole {
+        gateway: Gateway,
+        id: u16,
+        pinhole: Pinhole,
+    },
     /// The IPv6 firewall is off: nothing to hold, nothing to renew.
     Nothing,
 }
@@ -287,7 +295,12 @@ impl Shared {
                     Err(e) => return Err(e),
                 };
                 if held.internal_client != *internal_client || held.internal_port != *internal_port || held.description != *description {
-                    log::info!("leftover mapping {external_port}/{protocol} now belongs to {}:{} ({:?}); not ours, kept", held.internal_client, held.internal_port, held.description);
+                    log::info!(
+                        "leftover mapping {external_port}/{protocol} now belongs to {}:{} ({:?}); not ours, kept",
+                        held.internal_client,
+                        held.internal_port,
+                        held.description
+                    );
                     return Ok(false);
                 }
                 gw.delete_port_mapping(None, *external_port, *protocol, &budget)?;
@@ -416,7 +429,10 @@ impl Client {
                                 Err(e) => return Err(e),
                             };
                             if held.internal_client != me {
-                                return Err(Error::InvalidArgument(format!("port {port}/{protocol} is mapped to {}, not to this host ({me})", held.internal_client)));
+                                return Err(Error::InvalidArgument(format!(
+                                    "port {port}/{protocol} is mapped to {}, not to this host ({me})",
+                                    held.internal_client
+                                )));
                             }
                             JournalEntry::Mapping {
                                 control: gw.wan_service("DeletePortMapping")?.clone(),
@@ -711,10 +727,8 @@ fn open_v4(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
                 V4Class::Private | V4Class::SharedCgnat => "another NAT sits above it (double NAT or the ISP's CGNAT)",
                 _ => "not an address the internet can reach",
             };
-            fl.message = format!(
-                "the router's external address {ip} is {}: {why}, so a mapping there would not be reachable; nothing was mapped",
-                class.name()
-            );
+            fl.message =
+                format!("the router's external address {ip} is {}: {why}, so a mapping there would not be reachable; nothing was mapped", class.name());
             log::warn!("IPv4: {}", fl.message);
             return Ok(None);
         }
@@ -778,7 +792,9 @@ fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
             fl.message = String::new();
             return Ok(Some(Holding::Pinhole { gateway: gw.clone(), id, pinhole }));
         }
-        Err(e) if e.is_unreachable() || matches!(e, Error::Cancelled | Error::NoService(_) | Error::NotSupported(_) | Error::InvalidArgument(_)) => return Err(e),
+        Err(e) if e.is_unreachable() || matches!(e, Error::Cancelled | Error::NoService(_) | Error::NotSupported(_) | Error::InvalidArgument(_)) => {
+            return Err(e)
+        }
         Err(e) => e,
     };
     match gw.firewall_status(&budget) {
@@ -791,7 +807,8 @@ fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
         Ok(st) if !st.inbound_pinhole_allowed => {
             fl.status = PortStatus::NotAllowed;
             fl.upnp_code = refusal.upnp_code();
-            fl.message = format!("the router does not allow inbound pinholes (InboundPinholeAllowed=0): the user must enable it in the router's settings ({refusal})");
+            fl.message =
+                format!("the router does not allow inbound pinholes (InboundPinholeAllowed=0): the user must enable it in the router's settings ({refusal})");
             Ok(None)
         }
         _ if refusal.upnp_code() == Some(702) => {

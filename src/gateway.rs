@@ -174,7 +174,8 @@ impl Gateway {
                     continue;
                 }
             };
-            let service = Service { kind, service_type: entry.service_type.trim().to_string(), control_url, wan_connection_device: entry.wan_connection_device };
+            let service =
+                Service { kind, service_type: entry.service_type.trim().to_string(), control_url, wan_connection_device: entry.wan_connection_device };
             if kind == ServiceKind::WanIpv6FirewallControl1 {
                 firewall.get_or_insert(service);
             } else {
@@ -346,12 +347,15 @@ pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken
         match family {
             Family::V4 => default_gateway.extend(platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900)))),
             Family::V6 => default_gateway.extend(
-                platform::default_gateway_v6().map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
+                platform::default_gateway_v6()
+                    .map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
             ),
         }
     }
     let mut unicast = options.unicast.clone();
-    let late_unicast = if options.multicast { default_gateway } else {
+    let late_unicast = if options.multicast {
+        default_gateway
+    } else {
         unicast.extend(default_gateway);
         Vec::new()
     };

@@ -96,18 +96,16 @@ enum Renewal {
 fn renew_slot(shared: &Shared, cell: &LeaseCell, family: Family, slot: &mut Slot) {
     let outcome = match slot.holding.clone() {
         Some(Holding::Pinhole { gateway, id, pinhole }) => renew_pinhole(shared, cell, &gateway, id, &pinhole),
-        Some(Holding::Mapping { gateway, mapping, confirmed: false }) => {
-            match confirm_mapping(shared, &gateway, &mapping) {
-                Some(lease_secs) => {
-                    slot.holding = Some(Holding::Mapping { gateway, mapping, confirmed: true });
-                    slot.due = Some(Instant::now() + renew_interval(lease_secs));
-                    let mut info = lock(&cell.info);
-                    info.family_mut(family).lease_secs = lease_secs;
-                    return;
-                }
-                None => Renewal::Gone(format!("the router does not hold the mapping of port {} it just confirmed", mapping.external_port)),
+        Some(Holding::Mapping { gateway, mapping, confirmed: false }) => match confirm_mapping(shared, &gateway, &mapping) {
+            Some(lease_secs) => {
+                slot.holding = Some(Holding::Mapping { gateway, mapping, confirmed: true });
+                slot.due = Some(Instant::now() + renew_interval(lease_secs));
+                let mut info = lock(&cell.info);
+                info.family_mut(family).lease_secs = lease_secs;
+                return;
             }
-        }
+            None => Renewal::Gone(format!("the router does not hold the mapping of port {} it just confirmed", mapping.external_port)),
+        },
         Some(Holding::Mapping { gateway, mapping, .. }) => renew_mapping(shared, &gateway, &mapping),
         Some(Holding::Nothing) => {
             slot.due = None;

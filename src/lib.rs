@@ -11,9 +11,9 @@ pub mod addr;
 pub mod cancel;
 pub mod error;
 pub mod events;
-pub mod persist;
 pub mod limits;
 pub mod parse;
+pub mod persist;
 pub mod types;
 
 pub use addr::{ExternalAddress, V4Class};
@@ -31,14 +31,14 @@ pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
 pub mod check;
 pub mod client;
-mod keeper;
-pub mod lease;
 /// The C ABI (`include/portopen.h`); exported symbols only, nothing for Rust callers.
 // The C ABI: the only module allowed `unsafe` (each block carries a `// SAFETY:` comment).
 #[allow(unsafe_code)]
 mod ffi;
+mod keeper;
+pub mod lease;
 
+pub use check::{CheckReport, Grade};
 pub use client::{Client, ClientConfig, Lease};
 pub use events::{Event, EventKind};
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
-pub use check::{CheckReport, Grade};

@@ -125,7 +125,14 @@ pub fn format_journal(entries: &[JournalEntry]) -> String {
         match e {
             JournalEntry::Mapping { control, local, external_port, protocol, internal_client, internal_port, description } => out.push_str(&format!(
                 "map\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                control.service_type, control.control_url, local, external_port, protocol, internal_client, internal_port, clean(description)
+                control.service_type,
+                control.control_url,
+                local,
+                external_port,
+                protocol,
+                internal_client,
+                internal_port,
+                clean(description)
             )),
             JournalEntry::Pinhole { control, local, id, protocol, internal_client, internal_port } => out.push_str(&format!(
                 "pinhole\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",

@@ -54,7 +54,10 @@ fn remote_args(remote_host: Option<Ipv6Addr>, remote_port: u16) -> (String, Stri
 
 fn check_client(p: &Pinhole) -> Result<(), Error> {
     if V6Scope::of(&p.internal_client) == V6Scope::Unusable {
-        return Err(Error::InvalidArgument(format!("InternalClient {} cannot receive inbound traffic (link-local, loopback or not unicast)", p.internal_client)));
+        return Err(Error::InvalidArgument(format!(
+            "InternalClient {} cannot receive inbound traffic (link-local, loopback or not unicast)",
+            p.internal_client
+        )));
     }
     if p.internal_port < 1024 {
         return Err(Error::InvalidArgument(format!("internal port {} is below 1024; pinholes are for game ports 1024..=65535", p.internal_port)));

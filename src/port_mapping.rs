@@ -150,7 +150,11 @@ impl Gateway {
     fn entry_from_args(action: &str, out: &[(String, String)], external_port: Option<u16>, protocol: Option<Protocol>) -> Result<PortMapping, Error> {
         let get = |n: &str| arg(out, n);
         let remote = get("NewRemoteHost").unwrap_or("").trim();
-        let remote_host = if remote.is_empty() { None } else { Some(remote.parse().map_err(|_| Error::invalid_response(action, format!("NewRemoteHost '{remote}' is not IPv4")))?) };
+        let remote_host = if remote.is_empty() {
+            None
+        } else {
+            Some(remote.parse().map_err(|_| Error::invalid_response(action, format!("NewRemoteHost '{remote}' is not IPv4")))?)
+        };
         let external_port = match external_port {
             Some(p) => p,
             None => parse_u16(action, "NewExternalPort", get("NewExternalPort"))?,
@@ -173,7 +177,13 @@ impl Gateway {
     }
 
     /// GetSpecificPortMappingEntry: the mapping as the router holds it now (lease read back).
-    pub fn get_specific_port_mapping(&self, remote_host: Option<Ipv4Addr>, external_port: u16, protocol: Protocol, budget: &Budget) -> Result<PortMapping, Error> {
+    pub fn get_specific_port_mapping(
+        &self,
+        remote_host: Option<Ipv4Addr>,
+        external_port: u16,
+        protocol: Protocol,
+        budget: &Budget,
+    ) -> Result<PortMapping, Error> {
         const A: &str = "GetSpecificPortMappingEntry";
         let args = [
             ("NewRemoteHost", remote_arg(remote_host)),

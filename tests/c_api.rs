@@ -83,10 +83,7 @@ fn misuse_program_gets_statuses_not_crashes() {
 #[test]
 fn misuse_program_is_clean_under_valgrind() {
     let found = Command::new("valgrind").arg("--version").output();
-    assert!(
-        found.as_ref().is_ok_and(|o| o.status.success()),
-        "valgrind is not installed (apt-get install valgrind; the CI script installs it): {found:?}"
-    );
+    assert!(found.as_ref().is_ok_and(|o| o.status.success()), "valgrind is not installed (apt-get install valgrind; the CI script installs it): {found:?}");
     let valgrind = ["valgrind", "--error-exitcode=97", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect"];
     let output = run(&valgrind, &program("misuse"), &[("PORTOPEN_TEST_TIME_SCALE", "20")]);
     let report = text(&output);
@@ -101,8 +98,7 @@ fn every_exported_symbol_is_declared_in_the_header_and_back() {
     let lib = library_dir().join("libportopen.so");
     let output = Command::new("nm").args(["-D", "--defined-only"]).arg(&lib).output().expect("nm (binutils) runs");
     assert!(output.status.success(), "nm failed:\n{}", text(&output));
-    let exported: BTreeSet<String> =
-        String::from_utf8_lossy(&output.stdout).lines().filter_map(|l| l.split_whitespace().nth(2)).map(str::to_string).collect();
+    let exported: BTreeSet<String> = String::from_utf8_lossy(&output.stdout).lines().filter_map(|l| l.split_whitespace().nth(2)).map(str::to_string).collect();
     let header = std::fs::read_to_string(Path::new(ROOT).join("include/portopen.h")).expect("read include/portopen.h");
     let declared: BTreeSet<String> = header
         .lines()

@@ -144,7 +144,11 @@ fn description_faults_end_discovery_with_a_clear_error() {
         ("endless", Fault::Endless, |e| matches!(e, Error::InvalidResponse { .. })),
         ("over 64 KiB", raw("HTTP/1.1 200 OK\r\n\r\n", &vec![b' '; 70_000]), |e| matches!(e, Error::InvalidResponse { reason, .. } if reason.contains("cap"))),
         ("404", raw("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", b""), |e| matches!(e, Error::HttpStatus { status: 404, .. })),
-        ("not UTF-8", raw("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", b"\xff\xfe\xfd"), |e| matches!(e, Error::InvalidResponse { reason, .. } if reason.contains("UTF-8"))),
+        (
+            "not UTF-8",
+            raw("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", b"\xff\xfe\xfd"),
+            |e| matches!(e, Error::InvalidResponse { reason, .. } if reason.contains("UTF-8")),
+        ),
     ];
     std::thread::scope(|s| {
         for (name, fault, expected) in cases {

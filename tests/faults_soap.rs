@@ -175,7 +175,9 @@ fn a_router_that_says_success_but_makes_no_mapping_is_caught_by_the_read_back() 
     // A router that maps the port to someone else.
     let (fake, gw) = v4_gateway();
     fake.fault("AddAnyPortMapping", Fault::Answer(vec![("NewReservedPort", "40002".into())]));
-    fake.model().mappings.insert((40002, "UDP".into()), fake_igd::Mapping { internal_client: "127.0.0.9".into(), internal_port: 40002, description: "x".into(), lease: 0 });
+    fake.model()
+        .mappings
+        .insert((40002, "UDP".into()), fake_igd::Mapping { internal_client: "127.0.0.9".into(), internal_port: 40002, description: "x".into(), lease: 0 });
     let r = gw.map_port(&mapping(40002), &budget());
     assert!(invalid(&r, "not to us"), "{r:?}");
 }
@@ -218,7 +220,11 @@ fn pinhole_requests_use_canonical_text_and_never_an_empty_port() {
     assert_eq!((update.arg("UniqueID"), update.arg("NewLeaseTime")), (id.to_string().as_str(), "120"));
     assert!(v6.model().pinholes.is_empty());
     // Nothing is sent for a request that would open a wildcard or an unusable address.
-    for bad in [Pinhole { internal_port: 0, ..pinhole(0) }, Pinhole { internal_client: Ipv6Addr::LOCALHOST, ..pinhole(40000) }, Pinhole { lease_secs: 0, ..pinhole(40000) }] {
+    for bad in [
+        Pinhole { internal_port: 0, ..pinhole(0) },
+        Pinhole { internal_client: Ipv6Addr::LOCALHOST, ..pinhole(40000) },
+        Pinhole { lease_secs: 0, ..pinhole(40000) },
+    ] {
         assert!(matches!(gw.add_pinhole(&bad, &budget()), Err(Error::InvalidArgument(_))), "{bad:?}");
     }
     assert_eq!(v6.calls("AddPinhole").len(), 1);

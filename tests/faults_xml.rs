@@ -41,7 +41,10 @@ fn dtds_and_entities_are_refused() {
     // The same in a SOAP answer.
     let fake = FakeIgd::v4();
     let gw = discover(&fake, Family::V4).unwrap();
-    let body = format!("<!DOCTYPE s [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", soap_envelope("<u:GetExternalIPAddressResponse><NewExternalIPAddress>&x;</NewExternalIPAddress></u:GetExternalIPAddressResponse>"));
+    let body = format!(
+        "<!DOCTYPE s [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        soap_envelope("<u:GetExternalIPAddressResponse><NewExternalIPAddress>&x;</NewExternalIPAddress></u:GetExternalIPAddressResponse>")
+    );
     fake.fault("GetExternalIPAddress", Fault::Raw(http_response("200 OK", "text/xml", &body)));
     let result = gw.external_address(&budget());
     assert!(matches!(&result, Err(Error::InvalidResponse { reason, .. }) if reason.contains("DOCTYPE")), "{result:?}");
@@ -128,7 +131,9 @@ fn an_absolute_control_url_on_the_same_host_is_used() {
 #[test]
 fn thousands_of_services_are_refused() {
     let services = "<service/>".repeat(5000);
-    let xml = format!("<root><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType><serviceList>{services}</serviceList></device></root>");
+    let xml = format!(
+        "<root><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType><serviceList>{services}</serviceList></device></root>"
+    );
     assert_refused(discover_description(&xml).1, "more than 64 services");
 }
 

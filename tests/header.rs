@@ -12,8 +12,8 @@ fn committed_header() -> PathBuf {
 #[test]
 fn committed_header_matches_the_rust_it_is_generated_from() {
     let fresh_path = env!("PORTOPEN_FRESH_HEADER");
-    let fresh = std::fs::read(fresh_path)
-        .unwrap_or_else(|e| panic!("{fresh_path}: {e}: build.rs could not generate the header (see the cargo:warning of the build)"));
+    let fresh =
+        std::fs::read(fresh_path).unwrap_or_else(|e| panic!("{fresh_path}: {e}: build.rs could not generate the header (see the cargo:warning of the build)"));
     let committed = std::fs::read(committed_header()).unwrap_or_else(|e| panic!("include/portopen.h: {e}"));
     assert!(
         fresh == committed,

@@ -121,7 +121,14 @@ fn pinhole_actions_and_reachability() {
     let me: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
     assert!(!lab.reach_v6("udp", 42000), "reachable before any pinhole");
     let gw = lab.in_lan(|| discover(Family::V6, &multicast_only(), &CancelToken::new()).unwrap().remove(0));
-    let p = |port: u16, proto: Protocol, lease: u32| Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: port, protocol: proto, lease_secs: lease };
+    let p = |port: u16, proto: Protocol, lease: u32| Pinhole {
+        remote_host: None,
+        remote_port: 0,
+        internal_client: me,
+        internal_port: port,
+        protocol: proto,
+        lease_secs: lease,
+    };
 
     let (g, ph) = (gw.clone(), p(42000, Protocol::Udp, 600));
     let (status, id) = lab.in_lan(move || (g.firewall_status(&budget()), g.add_pinhole(&ph, &budget())));
@@ -194,7 +201,12 @@ fn pinhole_for_another_hosts_address_is_refused_with_606() {
     let gw = lab.in_lan(|| discover(Family::V6, &multicast_only(), &CancelToken::new()).unwrap().remove(0));
     let other: Ipv6Addr = "2001:db8:1::200".parse().unwrap();
     let err = lab
-        .in_lan(move || gw.add_pinhole(&Pinhole { remote_host: None, remote_port: 0, internal_client: other, internal_port: 42200, protocol: Protocol::Udp, lease_secs: 60 }, &budget()))
+        .in_lan(move || {
+            gw.add_pinhole(
+                &Pinhole { remote_host: None, remote_port: 0, internal_client: other, internal_port: 42200, protocol: Protocol::Udp, lease_secs: 60 },
+                &budget(),
+            )
+        })
         .unwrap_err();
     assert_eq!(err.upnp_code(), Some(606), "{err}");
     let text = err.to_string();
@@ -208,7 +220,12 @@ fn pinholes_cannot_be_requested_over_ipv4() {
     let gw = lab.in_lan(|| discover(Family::V4, &multicast_only(), &CancelToken::new()).unwrap().remove(0));
     let me: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
     let err = lab
-        .in_lan(move || gw.add_pinhole(&Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: 42300, protocol: Protocol::Udp, lease_secs: 60 }, &budget()))
+        .in_lan(move || {
+            gw.add_pinhole(
+                &Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: 42300, protocol: Protocol::Udp, lease_secs: 60 },
+                &budget(),
+            )
+        })
         .unwrap_err();
     assert!(matches!(err, Error::NotSupported(_)), "{err}");
 }

@@ -1,9 +1,9 @@
 //! The checks each fuzz target runs, kept here so the libFuzzer targets stay one line each.
 //! Every function must return normally for any input: a panic is a bug in portopen.
 
+use portopen::limits::XML_MAX_DEPTH;
 use portopen::parse::http::{parse_complete, ResponseParser};
 use portopen::parse::url::HttpUrl;
-use portopen::limits::XML_MAX_DEPTH;
 use portopen::parse::{description, port_listing, soap, ssdp, xml};
 
 /// SSDP answer parsing, then what discovery does with a parsed answer.

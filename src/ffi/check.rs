@@ -119,12 +119,7 @@ fn to_json(r: &CheckReport) -> String {
 /// evidence as one JSON object, a new string the caller frees with `portopen_string_free`.
 /// A router that does not answer is a grade (D), not an error.
 #[no_mangle]
-pub extern "C" fn portopen_client_check(
-    client: *const portopen_client,
-    port: u16,
-    grade: *mut u32,
-    report_json: *mut *mut c_char,
-) -> portopen_status {
+pub extern "C" fn portopen_client_check(client: *const portopen_client, port: u16, grade: *mut u32, report_json: *mut *mut c_char) -> portopen_status {
     ffi_panic_boundary! {
         let grade = Out::new(grade, "grade")?;
         let json = match report_json.is_null() {
@@ -166,9 +161,7 @@ mod tests {
         };
         let json = to_json(&report);
         assert!(
-            json.starts_with(
-                r#"{"grade":"D","meaning":"no answer to discovery","reason":"no \"gateway\"\n","v6_gateway":null,"v6_discovery_error":"x""#
-            ),
+            json.starts_with(r#"{"grade":"D","meaning":"no answer to discovery","reason":"no \"gateway\"\n","v6_gateway":null,"v6_discovery_error":"x""#),
             "{json}"
         );
         assert!(json.contains(r#""pinhole":{"ok":false,"upnp_code":606,"detail":"no","millis":1.500}"#), "{json}");

@@ -26,11 +26,7 @@ impl Handle for Gateway {
 /// `portopen_client_cancel` stops it. NO_GATEWAY when nobody answered. On OK `*out` is a new
 /// gateway the caller frees with `portopen_gateway_free`; on failure it is NULL.
 #[no_mangle]
-pub extern "C" fn portopen_client_discover(
-    client: *const portopen_client,
-    family: u32,
-    out: *mut *mut portopen_gateway,
-) -> portopen_status {
+pub extern "C" fn portopen_client_discover(client: *const portopen_client, family: u32, out: *mut *mut portopen_gateway) -> portopen_status {
     ffi_panic_boundary! {
         let out = Out::new(out, "out")?;
         out.set(std::ptr::null_mut());

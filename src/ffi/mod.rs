@@ -373,9 +373,7 @@ mod tests {
         }
         let ptr = into_handle(Thing);
         assert!(handle::<Thing>(ptr, "thing").is_ok());
-        assert!(
-            matches!(handle::<crate::client::Lease>(ptr.cast(), "lease"), Err(Error::InvalidArgument(m)) if m.contains("portopen_lease"))
-        );
+        assert!(matches!(handle::<crate::client::Lease>(ptr.cast(), "lease"), Err(Error::InvalidArgument(m)) if m.contains("portopen_lease")));
         assert!(free_handle::<Thing>(ptr, "thing").unwrap().is_some());
         assert!(matches!(free_handle::<Thing>(ptr, "thing"), Err(Error::InvalidArgument(m)) if m.contains("not a live thing")));
         assert!(free_handle::<Thing>(std::ptr::null(), "thing").unwrap().is_none());

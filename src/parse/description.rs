@@ -38,10 +38,7 @@ pub fn parse(xml: &str) -> Result<Description, ParseError> {
     if root.tag_name().name() != "root" {
         return Err(ParseError::new(format!("description root element is <{}>, not <root>", root.tag_name().name())));
     }
-    let device = root
-        .children()
-        .find(|n| n.is_element() && n.tag_name().name() == "device")
-        .ok_or_else(|| ParseError::new("description has no <device>"))?;
+    let device = root.children().find(|n| n.is_element() && n.tag_name().name() == "device").ok_or_else(|| ParseError::new("description has no <device>"))?;
     let mut d = Description {
         device_type: child_text(device, "deviceType").unwrap_or("").to_string(),
         friendly_name: child_text(device, "friendlyName").unwrap_or("").to_string(),

@@ -24,12 +24,20 @@ enum Body {
 #[derive(Debug)]
 enum Chunk {
     /// Reading the hex size; `digits` so far, `ext` once past ';' or whitespace.
-    Size { value: u64, digits: u32, ext: bool },
+    Size {
+        value: u64,
+        digits: u32,
+        ext: bool,
+    },
     Data(u64),
     /// After the data: expecting CRLF (or LF).
-    DataEnd { seen_cr: bool },
+    DataEnd {
+        seen_cr: bool,
+    },
     /// Trailer section; `line_len` of the current line.
-    Trailer { line_len: usize },
+    Trailer {
+        line_len: usize,
+    },
 }
 
 #[derive(Debug)]

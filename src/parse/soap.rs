@@ -46,10 +46,8 @@ pub fn parse_response(body: &str, action: &str) -> Result<SoapOutcome, ParseErro
     if envelope.tag_name().name() != "Envelope" {
         return Err(ParseError::new(format!("root element is <{}>, not a SOAP Envelope", envelope.tag_name().name())));
     }
-    let soap_body = envelope
-        .children()
-        .find(|n| n.is_element() && n.tag_name().name() == "Body")
-        .ok_or_else(|| ParseError::new("SOAP Envelope has no Body"))?;
+    let soap_body =
+        envelope.children().find(|n| n.is_element() && n.tag_name().name() == "Body").ok_or_else(|| ParseError::new("SOAP Envelope has no Body"))?;
     if let Some(fault) = soap_body.children().find(|n| n.is_element() && n.tag_name().name() == "Fault") {
         let upnp = find_descendant(fault, "UPnPError").ok_or_else(|| {
             let fs = find_descendant(fault, "faultstring").and_then(|n| n.text()).unwrap_or("").trim();
@@ -65,18 +63,11 @@ pub fn parse_response(body: &str, action: &str) -> Result<SoapOutcome, ParseErro
         return Ok(SoapOutcome::Fault { code, description: description.chars().take(256).collect() });
     }
     let expected = format!("{action}Response");
-    let response = soap_body
-        .children()
-        .find(|n| n.is_element())
-        .ok_or_else(|| ParseError::new("SOAP Body is empty"))?;
+    let response = soap_body.children().find(|n| n.is_element()).ok_or_else(|| ParseError::new("SOAP Body is empty"))?;
     if !response.tag_name().name().eq_ignore_ascii_case(&expected) {
         return Err(ParseError::new(format!("expected <{expected}>, got <{}>", response.tag_name().name())));
     }
-    let args = response
-        .children()
-        .filter(|n| n.is_element())
-        .map(|n| (n.tag_name().name().to_string(), n.text().unwrap_or("").trim().to_string()))
-        .collect();
+    let args = response.children().filter(|n| n.is_element()).map(|n| (n.tag_name().name().to_string(), n.text().unwrap_or("").trim().to_string())).collect();
     Ok(SoapOutcome::Success(args))
 }
 
@@ -105,10 +96,7 @@ mod tests {
 
     #[test]
     fn reads_a_upnp_fault() {
-        assert_eq!(
-            parse_response(FAULT_606, "AddPinhole").unwrap(),
-            SoapOutcome::Fault { code: 606, description: "Action not authorized".into() }
-        );
+        assert_eq!(parse_response(FAULT_606, "AddPinhole").unwrap(), SoapOutcome::Fault { code: 606, description: "Action not authorized".into() });
     }
 
     #[test]

@@ -100,13 +100,7 @@ pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
     }
     let st = st.filter(|s| !s.is_empty()).ok_or_else(|| ParseError::new("no ST header"))?;
     let usn = usn.filter(|s| !s.is_empty()).unwrap_or(location);
-    Ok(SsdpResponse {
-        location: location.to_string(),
-        search_target: st.to_string(),
-        usn: usn.to_string(),
-        server: server.map(str::to_string),
-        boot_id,
-    })
+    Ok(SsdpResponse { location: location.to_string(), search_target: st.to_string(), usn: usn.to_string(), server: server.map(str::to_string), boot_id })
 }
 
 /// How much a search target says about the gateway behind it (higher is better).
@@ -115,10 +109,7 @@ pub fn target_rank(search_target: &str) -> u8 {
     let t = search_target;
     if t.contains(":device:InternetGatewayDevice:2") || t.contains(":service:WANIPConnection:2") || t.contains(":service:WANIPv6FirewallControl:1") {
         2
-    } else if t.contains(":device:InternetGatewayDevice:1")
-        || t.contains(":service:WANIPConnection:1")
-        || t.contains(":service:WANPPPConnection:1")
-    {
+    } else if t.contains(":device:InternetGatewayDevice:1") || t.contains(":service:WANIPConnection:1") || t.contains(":service:WANPPPConnection:1") {
         1
     } else {
         0

@@ -70,9 +70,7 @@ impl HttpUrl {
             if host.is_empty() {
                 return Err(ParseError::new("URL has no host"));
             }
-            let v4 = host
-                .parse::<std::net::Ipv4Addr>()
-                .map_err(|_| ParseError::new(format!("host '{host}' is not an IP address")))?;
+            let v4 = host.parse::<std::net::Ipv4Addr>().map_err(|_| ParseError::new(format!("host '{host}' is not an IP address")))?;
             (IpAddr::V4(v4), 0, port_text)
         };
         let port = match port_text {

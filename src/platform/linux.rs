@@ -10,9 +10,7 @@ const IFA_F_DEPRECATED: u32 = 0x20;
 const RTF_GATEWAY: u32 = 0x2;
 
 fn read_net_file(name: &str) -> Option<String> {
-    std::fs::read_to_string(format!("/proc/thread-self/net/{name}"))
-        .or_else(|_| std::fs::read_to_string(format!("/proc/net/{name}")))
-        .ok()
+    std::fs::read_to_string(format!("/proc/thread-self/net/{name}")).or_else(|_| std::fs::read_to_string(format!("/proc/net/{name}"))).ok()
 }
 
 fn parse_v6_hex(hex: &str) -> Option<Ipv6Addr> {

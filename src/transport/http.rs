@@ -86,14 +86,7 @@ pub fn exchange(req: &Request<'_>, budget: &Budget) -> Result<Response, Error> {
 }
 
 fn log_done(req: &Request<'_>, response: &Response, started: Instant) {
-    log::debug!(
-        "HTTP {} {} -> {} ({} bytes) in {:.1} ms",
-        req.method,
-        req.url,
-        response.status,
-        response.body.len(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    log::debug!("HTTP {} {} -> {} ({} bytes) in {:.1} ms", req.method, req.url, response.status, response.body.len(), started.elapsed().as_secs_f64() * 1000.0);
 }
 
 fn connect(target: SocketAddr, bind: Option<IpAddr>, budget: &Budget) -> Result<TcpStream, Error> {

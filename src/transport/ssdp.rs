@@ -187,7 +187,12 @@ fn send_round(spec: &SearchSpec, listeners: &[Arc<Listener>], targets: &[&str], 
                     break;
                 }
             }
-            log::debug!("SSDP {}: M-SEARCH ({} target(s)) sent to {dest}{}", spec.family, targets.len(), listener.iface.as_ref().map(|i| format!(" on {}", i.name)).unwrap_or_default());
+            log::debug!(
+                "SSDP {}: M-SEARCH ({} target(s)) sent to {dest}{}",
+                spec.family,
+                targets.len(),
+                listener.iface.as_ref().map(|i| format!(" on {}", i.name)).unwrap_or_default()
+            );
         }
     }
 }

@@ -165,4 +165,3 @@ pub fn igd2_description() -> String {
 pub fn igd1_description() -> String {
     description(1, None, &[("WANIPConnection:1", "/upnp/control/WANIPConn1")])
 }
-

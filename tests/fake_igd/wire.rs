@@ -160,10 +160,8 @@ fn read_request(stream: &mut TcpStream, stop: &AtomicBool) -> Option<(String, St
     loop {
         if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&data[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-                .unwrap_or(0);
+            let length: usize =
+                head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
             if data.len() >= end + 4 + length {
                 return Some((head, String::from_utf8_lossy(&data[end + 4..end + 4 + length]).into_owned()));
             }
@@ -209,4 +207,3 @@ pub fn soap_fault_body(code: &str) -> String {
 fn soap_fault(code: u16) -> Vec<u8> {
     http_response("500 Internal Server Error", "text/xml; charset=\"utf-8\"", &soap_fault_body(&code.to_string()))
 }
-
