@@ -47,7 +47,7 @@ fn parse_service(ty: &str, url: &str) -> Option<Option<Service>> {
     }
     let kind = ServiceKind::from_type(ty)?;
     let control_url = HttpUrl::parse(url).ok()?;
-    Some(Some(Service { kind, service_type: ty.to_string(), control_url, wan_connection_device: None }))
+    Some(Some(Service { kind, service_type: ty.trim().to_string(), control_url, wan_connection_device: None }))
 }
 
 /// Serialize gateways for the cache file.

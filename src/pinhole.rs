@@ -48,8 +48,16 @@ fn parse_unique_id(action: &str, text: Option<&str>) -> Result<u16, Error> {
     t.parse::<u16>().map_err(|_| Error::invalid_response(action, format!("UniqueID '{}' is not a number 0..=65535", t.chars().take(24).collect::<String>())))
 }
 
-fn remote_args(remote_host: Option<Ipv6Addr>, remote_port: u16) -> (String, String) {
-    (remote_host.map(|ip| ipv6_canonical(&ip)).unwrap_or_default(), remote_port.to_string())
+/// The pinhole's 5-tuple as SOAP arguments: RFC 5952 text, ports always numeric (a wildcard
+/// remote port is "0", never empty).
+fn tuple_args(p: &Pinhole) -> Vec<(&'static str, String)> {
+    vec![
+        ("RemoteHost", p.remote_host.map(|ip| ipv6_canonical(&ip)).unwrap_or_default()),
+        ("RemotePort", p.remote_port.to_string()),
+        ("InternalClient", ipv6_canonical(&p.internal_client)),
+        ("InternalPort", p.internal_port.to_string()),
+        ("Protocol", p.protocol.iana_number().to_string()),
+    ]
 }
 
 fn check_client(p: &Pinhole) -> Result<(), Error> {
@@ -80,14 +88,7 @@ impl Gateway {
     pub fn outbound_pinhole_timeout(&self, p: &Pinhole, budget: &Budget) -> Result<u32, Error> {
         const A: &str = "GetOutboundPinholeTimeout";
         check_client(p)?;
-        let (rh, rp) = remote_args(p.remote_host, p.remote_port);
-        let args = [
-            ("RemoteHost", rh),
-            ("RemotePort", rp),
-            ("InternalClient", ipv6_canonical(&p.internal_client)),
-            ("InternalPort", p.internal_port.to_string()),
-            ("Protocol", p.protocol.iana_number().to_string()),
-        ];
+        let args = tuple_args(p);
         let out = self.call(self.firewall_service(A)?, A, &args, budget)?;
         let t = arg(&out, "OutboundPinholeTimeout").unwrap_or("").trim();
         t.parse().map_err(|_| Error::invalid_response(A, format!("OutboundPinholeTimeout '{t}' is not a number")))
@@ -100,15 +101,8 @@ impl Gateway {
         if p.lease_secs == 0 || p.lease_secs > PINHOLE_LEASE_MAX_SECS {
             return Err(Error::InvalidArgument(format!("pinhole lease must be 1..={PINHOLE_LEASE_MAX_SECS} s, not {}", p.lease_secs)));
         }
-        let (rh, rp) = remote_args(p.remote_host, p.remote_port);
-        let args = [
-            ("RemoteHost", rh),
-            ("RemotePort", rp),
-            ("InternalClient", ipv6_canonical(&p.internal_client)),
-            ("InternalPort", p.internal_port.to_string()),
-            ("Protocol", p.protocol.iana_number().to_string()),
-            ("LeaseTime", p.lease_secs.to_string()),
-        ];
+        let mut args = tuple_args(p);
+        args.push(("LeaseTime", p.lease_secs.to_string()));
         let out = self.call(self.firewall_service(A)?, A, &args, budget)?;
         parse_unique_id(A, arg(&out, "UniqueID"))
     }

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portopen::check::{FamilyEvidence, Trial};
 use portopen::{CancelToken, CheckReport, Client, ClientConfig, Error, Event, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol};
 
 const USAGE: &str = "usage: portopen <command> [options]
@@ -158,7 +157,6 @@ enum J {
     Bool(bool),
     Num(f64),
     Str(String),
-    Arr(Vec<J>),
     Obj(Vec<(&'static str, J)>),
 }
 
@@ -187,16 +185,6 @@ impl J {
                     }
                 }
                 out.push('"');
-            }
-            J::Arr(items) => {
-                out.push('[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    v.write(out);
-                }
-                out.push(']');
             }
             J::Obj(fields) => {
                 out.push('{');
@@ -301,45 +289,6 @@ fn event_json(e: &Event) -> J {
         ("address", J::opt(e.address, |a| J::s(a.to_string()))),
         ("lease_secs", J::Num(e.lease_secs as f64)),
         ("message", J::s(e.message.clone())),
-    ])
-}
-
-fn trial_json(t: &Trial) -> J {
-    J::Obj(vec![
-        ("ok", J::Bool(t.ok)),
-        ("upnp_code", J::opt(t.upnp_code, |c| J::Num(c as f64))),
-        ("detail", J::s(t.detail.clone())),
-        ("millis", J::Num(t.millis)),
-    ])
-}
-
-fn evidence_json(e: &FamilyEvidence) -> J {
-    J::Obj(vec![
-        ("location", J::s(e.location.clone())),
-        ("server", J::opt(e.server.clone(), J::s)),
-        ("igd_version", J::Num(e.igd_version as f64)),
-        ("services", J::Arr(e.services.iter().map(|s| J::s(s.clone())).collect())),
-        ("local_addr", J::s(e.local_addr.to_string())),
-    ])
-}
-
-fn check_json(r: &CheckReport) -> J {
-    J::Obj(vec![
-        ("type", J::s("check")),
-        ("grade", J::s(r.grade.letter().to_string())),
-        ("meaning", J::s(r.grade.meaning())),
-        ("reason", J::s(r.reason.clone())),
-        ("v6_gateway", J::opt(r.v6_gateway.as_ref(), evidence_json)),
-        ("v6_discovery_error", J::opt(r.v6_discovery_error.clone(), J::s)),
-        ("v4_gateway", J::opt(r.v4_gateway.as_ref(), evidence_json)),
-        ("v4_discovery_error", J::opt(r.v4_discovery_error.clone(), J::s)),
-        ("firewall_enabled", J::opt(r.firewall, |f| J::Bool(f.enabled))),
-        ("inbound_pinhole_allowed", J::opt(r.firewall, |f| J::Bool(f.inbound_pinhole_allowed))),
-        ("firewall_error", J::opt(r.firewall_error.clone(), J::s)),
-        ("pinhole", J::opt(r.pinhole.as_ref(), trial_json)),
-        ("external_address", J::opt(r.external_address.clone(), J::s)),
-        ("external_class", J::opt(r.external_class.clone(), J::s)),
-        ("mapping", J::opt(r.mapping.as_ref(), trial_json)),
     ])
 }
 
@@ -579,7 +528,8 @@ fn cmd_clean(a: &Args, client: &Client) -> ExitCode {
 fn cmd_check(a: &Args, client: &Client) -> ExitCode {
     let report = client.check(a.port);
     if a.json {
-        println!("{}", check_json(&report).line());
+        // The report's own JSON object, tagged like every other line of --json output.
+        println!("{{\"type\":\"check\",{}", &report.to_json()[1..]);
     } else {
         print_check(&report);
     }
