@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/prereqs.sh
 
 # Labs of this run share a prefix; whatever happens, they are torn down at exit.
-export PORTOPEN_LAB_PREFIX="r$(( $$ % 1000 ))"
+# Ends in a letter, so one run's prefix is never the start of another's (r12 vs r123).
+export PORTOPEN_LAB_PREFIX="r$(( $$ % 1000 ))p"
 trap 'tests/lab/lab.sh down-all "$PORTOPEN_LAB_PREFIX" >/dev/null 2>&1 || true' EXIT
 
 echo "== cargo build (debug: lib, cdylib, CLI)"
