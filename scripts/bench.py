@@ -8,6 +8,7 @@ Cases, N times each after a warm-up:
   upnpc   `upnpc -6 -A` + `upnpc -a` for the same pinhole and mapping, then their deletes
   packet  from starting `portopen open` to the first datagram from `wan` arriving through the
           new IPv6 pinhole (the wan host sends every 2 ms)
+  launch  `ip netns exec` + GNU time running `true`: the launcher's share of every figure
 Per case: min/median/max wall time, peak RSS, router round trips (HTTP requests and M-SEARCHes
 the router logged). Then the ratios and the release library sizes.
 """
@@ -96,14 +97,19 @@ def main():
             sys.exit(f"bench: no packet arrived through the pinhole: {line}")
         return float(line.split()[1]) - t0
 
+    def launch(_p):
+        """What starting any process costs here: `ip netns exec` + GNU time running `true`."""
+        return run_measured(inns + ["true"])
+
     warm(port)  # warm-up; also writes the cache file
     cold(port); upnpc(port + 1)
     opened = {"cold": [], "warm": [], "upnpc": []}
     total = {"cold": [], "warm": [], "upnpc": []}
     rss = {"cold": [], "warm": [], "upnpc": []}
     trips = {"cold": [], "warm": [], "upnpc": []}
-    packets = []
+    packets, launches = [], []
     for i in range(a.n):
+        launches.append(launch(0)[0])
         p = port + 10 + i
         for case, fn in (("cold", cold), ("warm", warm), ("upnpc", upnpc)):
             log.delta()
@@ -118,6 +124,7 @@ def main():
         report["cases"][case] = {"open_ms": ms(opened[case]), "total_ms": ms(total[case]),
                                  "peak_rss_kib": max(rss[case]), "round_trips_median": statistics.median(trips[case])}
     report["cases"]["packet"] = {"open_ms": ms(packets)}
+    report["cases"]["launch"] = {"open_ms": ms(launches)}
     med = lambda c, k="open_ms": report["cases"][c][k]["median"]
     report["ratios"] = {
         "upnpc_over_cold_open": round(med("upnpc") / med("cold"), 1),
@@ -143,7 +150,8 @@ def main():
         print(f"{name}: {size / 1024:.0f} KiB (stripped release)")
     print("open = until both families are confirmed (portopen: its 'opened' line; upnpc: -6 -A and -a done);"
           " total = whole run incl. close (upnpc: 4 processes, each discovering);"
-          " packet = from starting `portopen open --v6` to the first datagram from wan through the pinhole")
+          " packet = from starting `portopen open --v6` to the first datagram from wan through the pinhole;"
+          " launch = the same launcher running `true` (part of every other figure)")
 
 LISTENER = r"""
 import socket, sys, time

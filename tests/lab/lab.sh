@@ -166,9 +166,21 @@ EOF
 start_router() {
   if [[ -f "$PIDF" ]] && router_alive "$(<"$PIDF")"; then die "router already running"; fi
   rm -f "$DIR/miniupnpd.pid"
+  start_syslog_sink
   echo "=== start $(date '+%F %T') ===" >>"$LOG"
-  # nohup and `ip netns exec` both exec, so $! is miniupnpd's own pid.
-  nohup ip netns exec "$RTR_NS" "$MINIUPNPD" -f "$CONF" -d -P "$DIR/miniupnpd.pid" \
+  # The router gets a /dev/log of its own, as a real router has a syslog: in a private mount
+  # namespace (nothing propagates to the host), /dev is a small tmpfs holding the few devices
+  # it needs and a `log` link to the lab's sink. -d copies every line to stderr, our log file.
+  # nohup, `ip netns exec`, unshare and the shell's `exec` all exec, so $! is miniupnpd's pid.
+  nohup ip netns exec "$RTR_NS" unshare --mount --propagation private sh -c '
+    set -e
+    dir=$1; shift
+    mkdir -p "$dir/dev"
+    mount -t tmpfs -o size=64k,mode=755 portopen-lab-dev "$dir/dev"
+    for d in null zero random urandom; do touch "$dir/dev/$d"; mount --bind "/dev/$d" "$dir/dev/$d"; done
+    ln -s "$dir/syslog.sock" "$dir/dev/log"
+    mount --move "$dir/dev" /dev
+    exec "$@"' router "$DIR" "$MINIUPNPD" -f "$CONF" -d -P "$DIR/miniupnpd.pid" \
     >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDF"
   write_env
@@ -185,6 +197,19 @@ start_router() {
   echo "lab: router in '$NAME' does not answer on $url; log tail:" >&2
   tail -n 20 "$LOG" >&2
   die "router start failed"
+}
+
+# The router's syslog socket: a reader that drops what it gets (stderr has it all). Runs in
+# the rtr namespace, so `down` stops it with the lab's other processes; it also exits by itself
+# once the lab directory is gone.
+start_syslog_sink() {
+  local i
+  if [[ -f "$DIR/sink.pid" ]] && pid_alive "$(<"$DIR/sink.pid")"; then return 0; fi
+  nohup ip netns exec "$RTR_NS" "$PY" "$PROBE" syslog-sink --socket "$DIR/syslog.sock" \
+    >/dev/null 2>&1 </dev/null &
+  echo $! >"$DIR/sink.pid"
+  for ((i = 0; i < 50; i++)); do [[ -S "$DIR/syslog.sock" ]] && return 0; sleep 0.05; done
+  die "syslog sink did not start"
 }
 
 stop_router() {

@@ -9,6 +9,9 @@ Every socket operation has a timeout; no command can hang.
   reach   --lan-ns NS --wan-ns NS --proto udp|tcp --addr A --listen-addr L --port P [--timeout S]
   http-ok --url URL --timeout S
   ct-flush            (flush the conntrack table of the current netns)
+  syslog-sink --socket PATH
+                      read and drop datagrams on a unix socket (the router's /dev/log); runs
+                      until killed or until PATH is removed (checked every second)
 """
 import argparse
 import http.client
@@ -148,6 +151,26 @@ def cmd_ct_flush(_a):
     return 0
 
 
+def cmd_syslog_sink(a):
+    # miniupnpd -d already copies every line to stderr (its log file). Without a /dev/log,
+    # syslog(3) falls back to writing each line to /dev/console, a serial console here:
+    # milliseconds per line, which made the router, not the client, the slow part.
+    try:
+        os.unlink(a.socket)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(a.socket)
+    s.settimeout(1.0)
+    print("READY", flush=True)
+    while os.path.exists(a.socket):
+        try:
+            s.recv(65536)
+        except socket.timeout:
+            pass
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -179,10 +202,12 @@ def main():
     sp.add_argument("--url", required=True)
     sp.add_argument("--timeout", type=float, default=1.0)
     sub.add_parser("ct-flush")
+    sp = sub.add_parser("syslog-sink")
+    sp.add_argument("--socket", required=True)
 
     a = p.parse_args()
     return {"listen": cmd_listen, "send": cmd_send, "reach": cmd_reach,
-            "http-ok": cmd_http_ok, "ct-flush": cmd_ct_flush}[a.cmd](a)
+            "http-ok": cmd_http_ok, "ct-flush": cmd_ct_flush, "syslog-sink": cmd_syslog_sink}[a.cmd](a)
 
 
 if __name__ == "__main__":
