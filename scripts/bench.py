@@ -47,7 +47,10 @@ class RouterLog:
             f.seek(self.pos)
             text = f.read()
             self.pos = f.tell()
-        return len(re.findall(r"HTTP REQUEST from", text)) + len(re.findall(r"SSDP M-SEARCH from", text))
+        # miniupnpd logs an IPv4 M-SEARCH once per listening socket (as a.b.c.d and as
+        # ::ffff:a.b.c.d): one search = one (source port, ST).
+        searches = {(port, st) for port, st in re.findall(r"SSDP M-SEARCH from \S+:(\d+) ST: (\S+)", text)}
+        return len(re.findall(r"HTTP REQUEST from", text)) + len(searches)
 
 def stats(values):
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}

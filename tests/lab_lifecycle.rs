@@ -58,9 +58,11 @@ fn open_both_families_then_close_leaves_nothing() {
 fn a_short_lease_stays_open_far_past_its_lease_time() {
     let lab = Lab::up("default");
     let config = lab.config();
+    let log_start = lab.log().len();
     let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
     let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44100, 4)).unwrap())));
     assert!(lease.info().v6.status.is_open() && lease.info().v4.status.is_open(), "{:?}", lease.info());
+    let after_open = lab.log().len();
     // 4 s lease: renewed every 2 s. Probe for 14 s (3.5 lease times).
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(14) {
@@ -76,7 +78,23 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
         lease.close();
         client.close();
     });
+    let evs = [evs.clone(), events(client)].concat(); // renewals up to the close count too
+    let renewed = |f| evs.iter().filter(|e| **e == (f, EventKind::Renewed)).count();
     assert!(lab.router_rules().iter().all(|r| !r.contains("44100")));
+
+    // What the router was asked, exactly: one exchange per renewal per family (UpdatePinhole;
+    // an AddPortMapping refresh), one read-back of the mapping, no search after the open.
+    let asked = lab.router_requests(log_start);
+    let n = |k: &str| asked.get(k).copied().unwrap_or(0);
+    assert_eq!(n("UpdatePinhole"), renewed(Family::V6), "{asked:?} {evs:?}");
+    assert_eq!(n("AddPortMapping"), renewed(Family::V4), "{asked:?} {evs:?}");
+    assert_eq!((n("AddPinhole"), n("AddAnyPortMapping"), n("GetExternalIPAddress")), (1, 1, 1), "{asked:?}");
+    assert_eq!(n("GetSpecificPortMappingEntry"), 1, "one read-back of the mapping: {asked:?}");
+    assert_eq!((n("DeletePinhole"), n("DeletePortMapping")), (1, 1), "{asked:?}");
+    let soap_total: usize = asked.iter().filter(|(k, _)| !matches!(k.as_str(), "M-SEARCH" | "GET")).map(|(_, v)| v).sum();
+    assert_eq!(soap_total, 6 + renewed(Family::V6) + renewed(Family::V4), "nothing else was asked: {asked:?}");
+    let later = lab.router_requests(after_open);
+    assert_eq!((later.get("M-SEARCH"), later.get("GET")), (None, None), "no rediscovery while the router is unchanged: {later:?}");
 }
 
 #[test]

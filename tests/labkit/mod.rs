@@ -158,6 +158,28 @@ impl Lab {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.var("ROUTER_LOG")).unwrap_or_default()
     }
+
+    /// What the router was asked, from its log: each SOAP action by name, `M-SEARCH` (miniupnpd
+    /// logs an IPv4 search once per listening socket, so a search is a source port and an ST) and `GET` (description fetches). Pass the `log().len()` of an
+    /// earlier moment as `since` to count only what came after it.
+    pub fn router_requests(&self, since: usize) -> HashMap<String, usize> {
+        let log = self.log();
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut searches = std::collections::HashSet::new();
+        for line in log.get(since..).unwrap_or("").lines() {
+            if let Some(action) = line.split("SOAPAction: ").nth(1).and_then(|a| a.rsplit('#').next()) {
+                *counts.entry(action.trim().to_string()).or_default() += 1;
+            } else if let Some((from, st)) = line.split("SSDP M-SEARCH from ").nth(1).and_then(|f| f.split_once(" ST:")) {
+                let port = from.rsplit(':').next().unwrap_or("");
+                if searches.insert((port.to_string(), st.trim().to_string())) {
+                    *counts.entry("M-SEARCH".into()).or_default() += 1;
+                }
+            } else if line.contains("HTTP REQUEST from") && line.contains(": GET ") {
+                *counts.entry("GET".into()).or_default() += 1;
+            }
+        }
+        counts
+    }
 }
 
 impl Drop for Lab {
