@@ -619,6 +619,15 @@ typedef struct portopen_lease_info {
    * The IPv6 pinhole.
    */
   struct portopen_family_state v6;
+  /**
+   * A `portopen_protocol` value. (Added after the first version: filled only when the
+   * caller's `struct_size` covers it, as with every later field.)
+   */
+  uint32_t protocol;
+  /**
+   * The port the game listens on: the one asked to be opened. (Added with `protocol`.)
+   */
+  uint16_t internal_port;
 } portopen_lease_info;
 
 /**

@@ -247,6 +247,8 @@ struct FamilyState {
 
 struct LeaseInfo {
   uint64_t id = 0;
+  Protocol protocol = Protocol::Udp;
+  uint16_t internal_port = 0;  ///< the port the game listens on (the one asked to be opened)
   FamilyState v4;
   FamilyState v6;
   const FamilyState &of(Family family) const { return family == Family::V4 ? v4 : v6; }
@@ -380,6 +382,8 @@ class Lease {
     if (status != PORTOPEN_STATUS_OK) return Error::last(status);
     LeaseInfo out;
     out.id = c.id;
+    out.protocol = static_cast<Protocol>(c.protocol);
+    out.internal_port = c.internal_port;
     out.v4 = state(c.v4);
     out.v6 = state(c.v6);
     return out;

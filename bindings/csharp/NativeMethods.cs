@@ -159,6 +159,8 @@ namespace PortOpen
         public ulong id;
         public NativeFamilyState v4;
         public NativeFamilyState v6;
+        public uint protocol;
+        public ushort internal_port;
     }
 #pragma warning restore 0649
 }

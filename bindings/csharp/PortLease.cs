@@ -20,11 +20,20 @@ namespace PortOpen
         internal PortLease(LeaseHandle handle)
         {
             this.handle = handle;
-            Id = Info().id;
+            NativeLeaseInfo info = Info();
+            Id = info.id;
+            Protocol = (Protocol)info.protocol;
+            InternalPort = info.internal_port;
         }
 
         /// <summary>The lease's id (also in its events), unique within the client.</summary>
         public ulong Id { get; private set; }
+
+        /// <summary>The protocol opened.</summary>
+        public Protocol Protocol { get; private set; }
+
+        /// <summary>The port the game listens on (the one asked to be opened).</summary>
+        public ushort InternalPort { get; private set; }
 
         /// <summary>The IPv4 port mapping now.</summary>
         public FamilyState V4 { get { return GetState(IpFamily.V4); } }

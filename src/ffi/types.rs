@@ -219,11 +219,17 @@ pub struct portopen_lease_info {
     pub v4: portopen_family_state,
     /// The IPv6 pinhole.
     pub v6: portopen_family_state,
+    /// A `portopen_protocol` value. (Added after the first version: filled only when the
+    /// caller's `struct_size` covers it, as with every later field.)
+    pub protocol: u32,
+    /// The port the game listens on: the one asked to be opened. (Added with `protocol`.)
+    pub internal_port: u16,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid.
 unsafe impl Versioned for portopen_lease_info {
-    const FIRST_SIZE: usize = std::mem::size_of::<portopen_lease_info>();
+    /// The first version ended with `v6` (its size rounded up to the struct's 8-byte alignment).
+    const FIRST_SIZE: usize = std::mem::offset_of!(portopen_lease_info, protocol).next_multiple_of(8);
 }
 
 /// Length of `portopen_event.message`, including the terminating NUL.
@@ -289,6 +295,13 @@ pub(crate) fn family_to_c(family: Family) -> u32 {
     match family {
         Family::V4 => portopen_family::V4 as u32,
         Family::V6 => portopen_family::V6 as u32,
+    }
+}
+
+pub(crate) fn protocol_to_c(protocol: Protocol) -> u32 {
+    match protocol {
+        Protocol::Udp => portopen_protocol::Udp as u32,
+        Protocol::Tcp => portopen_protocol::Tcp as u32,
     }
 }
 

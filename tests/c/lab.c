@@ -6,6 +6,7 @@
 #include "check.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <unistd.h>
 
 static const char *env(const char *name) {
@@ -122,6 +123,20 @@ int main(void) {
   check_external(&info.v4, want_v4);
   check_external(&info.v6, want_v6);
   CHECK(info.v4.lease_secs > 0 && info.v4.lease_secs <= 600);
+  CHECK(info.protocol == PORTOPEN_PROTOCOL_UDP && info.internal_port == port);
+  {
+    /* A caller built against the first version of the struct (it ended after v6) gets that
+       much and nothing written past it. */
+    size_t first = (offsetof(portopen_lease_info, protocol) + 7) / 8 * 8;
+    portopen_lease_info old;
+    memset(&old, 0xAB, sizeof old);
+    old.struct_size = (uint32_t)first;
+    CHECK_OK(portopen_lease_get_info(lease, &old));
+    CHECK(old.struct_size == first && old.id == info.id && old.v6.status == PORTOPEN_PORT_STATUS_OPEN);
+    unsigned char untouched[sizeof old];
+    memset(untouched, 0xAB, sizeof untouched);
+    CHECK(memcmp((unsigned char *)&old + first, untouched, sizeof old - first) == 0);
+  }
   drain(client, seen);
   CHECK(seen[0] & seen[1] & (1u << PORTOPEN_EVENT_KIND_OPENED));
   fflush(stdout);

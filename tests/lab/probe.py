@@ -7,6 +7,7 @@ Every socket operation has a timeout; no command can hang.
   listen  --proto udp|tcp --addr A --port P --timeout S
   send    --proto udp|tcp --addr A --port P --payload T [--count N --interval I]
   reach   --lan-ns NS --wan-ns NS --proto udp|tcp --addr A --listen-addr L --port P [--timeout S]
+          (in one process: setns into lan for the listener, into wan for the sender)
   http-ok --url URL --timeout S
   ct-flush            (flush the conntrack table of the current netns)
   syslog-sink --socket PATH
@@ -14,8 +15,10 @@ Every socket operation has a timeout; no command can hang.
                       until killed or until PATH is removed (checked every second)
 """
 import argparse
+import ctypes
 import http.client
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -76,44 +79,112 @@ def cmd_send(a):
     return 0
 
 
-def cmd_reach(a):
-    me = [sys.executable, os.path.abspath(__file__)]
-    common = ["--proto", a.proto, "--port", str(a.port)]
-    listen_port = str(a.listen_port or a.port)
-    lst = subprocess.Popen(
-        ["ip", "netns", "exec", a.lan_ns] + me
-        + ["listen", "--addr", a.listen_addr, "--timeout", str(a.timeout),
-           "--proto", a.proto, "--port", listen_port],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        line = ""
-        # READY (or an early exit) comes within a few seconds; the readline is
-        # bounded by the listener's own timeout and the kill below.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and lst.poll() is None:
-            line = lst.stdout.readline().strip()
-            if line:
-                break
-        if line != "READY":
-            print(f"UNREACHABLE (listener did not start: {line!r})")
-            return 1
-        count = "3" if a.proto == "udp" else "1"
-        subprocess.run(
-            ["ip", "netns", "exec", a.wan_ns] + me
-            + ["send", "--addr", a.addr, "--payload", "probe", "--count", count,
-               "--interval", "0.2"] + common,
-            timeout=10, check=False)
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+class InNetns:
+    """`with InNetns(NS):` this thread is in network namespace NS (/run/netns/NS), and back in
+    its own after. A socket keeps the namespace it was made in."""
+
+    def __init__(self, ns):
+        self.path = os.path.join("/run/netns", ns)
+
+    def __enter__(self):
+        self.home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        fd = os.open(self.path, os.O_RDONLY)
         try:
-            out, _ = lst.communicate(timeout=a.timeout + 3)
-        except subprocess.TimeoutExpired:
-            out = ""
+            _setns(fd)
+        finally:
+            os.close(fd)
+
+    def __exit__(self, *_exc):
+        try:
+            _setns(self.home)
+        finally:
+            os.close(self.home)
+
+
+def cmd_reach(a):
+    """One process, no start-up race: the listener socket is made (in lan) before the first
+    packet is sent (from a socket made in wan); the verdict is whether a packet arrives within
+    --timeout of that first send. UDP is re-sent every 0.2 s; TCP must connect and carry data.
+    Exit 0 REACHABLE, 1 UNREACHABLE, 2 (with ERROR) when the probe itself could not run."""
+    kind = socket.SOCK_DGRAM if a.proto == "udp" else socket.SOCK_STREAM
+    payload = b"probe"
+    try:
+        with InNetns(a.lan_ns):
+            lst = socket.socket(family_of(a.listen_addr), kind)
+        with InNetns(a.wan_ns):
+            snd = socket.socket(family_of(a.addr), kind)
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lst.bind((a.listen_addr, a.listen_port or a.port))
+        if a.proto == "tcp":
+            lst.listen(4)
+        lst.setblocking(False)
+        snd.setblocking(False)
+    except OSError as e:
+        print(f"ERROR probe set-up: {e}")
+        return 2
+    deadline = time.monotonic() + a.timeout
+    next_send, conn, connecting = 0.0, None, False
+    try:
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if a.proto == "udp" and now >= next_send:
+                try:
+                    snd.sendto(payload, (a.addr, a.port))
+                except OSError:
+                    pass  # ICMP unreachable from an earlier datagram: keep trying
+                next_send = now + 0.2
+            elif a.proto == "tcp" and not connecting:
+                snd.connect_ex((a.addr, a.port))  # the kernel retransmits the SYN
+                connecting = True
+            watch = [conn or lst]
+            writable = [snd] if a.proto == "tcp" and connecting and payload else []
+            r, w, _ = select.select(watch, writable, [], min(0.05, max(0.0, deadline - now)))
+            if w:
+                err = snd.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    break  # refused / unreachable: nothing got through
+                snd.send(payload)
+                payload = b""  # sent once
+            if not r:
+                continue
+            try:
+                if a.proto == "udp":
+                    got = lst.recv(2048) == b"probe"
+                elif conn is None:
+                    conn, _ = lst.accept()
+                    conn.setblocking(False)
+                    continue
+                else:
+                    data = conn.recv(256)
+                    if not data:
+                        break  # closed without the payload
+                    got = data.startswith(b"probe")
+            except BlockingIOError:
+                continue
+            if got:
+                print("REACHABLE")
+                return 0
+    except ConnectionError:
+        pass  # reset or refused: nothing got through
+    except OSError as e:
+        print(f"ERROR probe: {e}")
+        return 2
     finally:
-        if lst.poll() is None:
-            lst.kill()
-            lst.wait()
-    if lst.returncode == 0 and out.startswith("GOT"):
-        print("REACHABLE")
-        return 0
+        for sock in (lst, snd, conn):
+            if sock is not None:
+                sock.close()
     print("UNREACHABLE")
     return 1
 

@@ -103,6 +103,7 @@ int main() {
       }
       CHECK(info->v4.status == PortStatus::Open);
       CHECK(info->v6.status == PortStatus::Open);
+      CHECK(info->protocol == portopen::Protocol::Udp && info->internal_port == port);
       CHECK(info->v4.external.to_string() == want_v4);
       CHECK(info->v6.external.to_string() == want_v6);
       CHECK(info->v4.lease_secs > 0 && info->v4.lease_secs <= 600);

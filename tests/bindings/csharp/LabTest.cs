@@ -29,6 +29,7 @@ static class LabTest
             PortLease lease = client.OpenAsync(new OpenOptions(Protocol.Udp, Port) { Lease = TimeSpan.FromMinutes(10) })
                 .GetAwaiter().GetResult();
             Check.That(lease.V4.Status == PortStatus.Open && lease.V6.Status == PortStatus.Open, "both open: " + lease);
+            Check.That(lease.Protocol == Protocol.Udp && lease.InternalPort == Port, "protocol and port: " + lease.Protocol + " " + lease.InternalPort);
             Console.WriteLine("OPEN v4 " + lease.V4.External);
             Console.WriteLine("OPEN v6 " + lease.V6.External);
             ExpectEvents(client, lease.Id, LeaseEventKind.Opened);
