@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# portopen network-namespace lab: wan host <-> router (miniupnpd) <-> lan host.
+# portopen network-namespace lab: wan host <-> router (miniupnpd) <-> LAN bridge <-> lan host
+# (and, with add-hosts, more LAN hosts, one namespace each).
 # All traffic stays inside namespaces created here; they have no link to the host.
 # Usage: see README.md, or run without arguments.
 set -euo pipefail
@@ -11,15 +12,22 @@ PROBE=$HERE/probe.py
 PY=${PYTHON:-python3}
 MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
 VARIANTS="default reserved-wan igd1 no-router no-pinhole"
+# Extra LAN hosts (add-hosts) number 1..HOSTS_MAX and get 192.168.77.(10+K) / 2001:db8:1::(10+K)
+# (the same digits in both), below the lan host's .100.
+HOSTS_MAX=89
+# The LAN bridge's MAC is fixed: a bridge otherwise takes the lowest MAC of its ports, so adding
+# a host could change the router's MAC under the feet of every host's neighbour cache.
+BRIDGE_MAC=02:00:5e:77:00:01
 
 die() { echo "lab: $*" >&2; exit 1; }
 usage() {
   cat >&2 <<EOF
 usage: $0 up NAME [VARIANT]     VARIANT: ${VARIANTS// /|} (default: default)
-       $0 down NAME | down-all
+       $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
+       $0 down NAME | down-all [PREFIX]
        $0 stop-router NAME | start-router NAME | restart-router NAME
        $0 rules NAME
-       $0 exec NAME lan|rtr|wan CMD...
+       $0 exec NAME lan|rtr|wan|hK CMD...
 EOF
   exit 2
 }
@@ -29,7 +37,16 @@ lab_vars() {
   [[ "${1:-}" =~ ^[a-z0-9]{1,16}$ ]] || die "NAME must match [a-z0-9]{1,16}, got '${1:-}'"
   NAME=$1 DIR=$LAB_ROOT/$1
   WAN_NS=po-$1-wan RTR_NS=po-$1-rtr LAN_NS=po-$1-lan
-  CONF=$DIR/miniupnpd.conf LOG=$DIR/miniupnpd.log PIDF=$DIR/router.pid
+  CONF=$DIR/miniupnpd.conf LOG=$DIR/miniupnpd.log PIDF=$DIR/router.pid HOSTS_FILE=$DIR/hosts
+}
+
+# Namespaces of the lab's extra LAN hosts that exist now (po-NAME-h1 ...).
+host_namespaces() {
+  local f
+  for f in /run/netns/po-"$NAME"-h*; do
+    [[ -e "$f" && "$(basename "$f")" =~ ^po-$NAME-h[0-9]+$ ]] && basename "$f"
+  done
+  return 0
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -60,11 +77,29 @@ wait_no_tentative() {
   local ns i busy
   for ((i = 0; i < 50; i++)); do
     busy=""
-    for ns in "$WAN_NS" "$RTR_NS" "$LAN_NS"; do busy+=$(ip -n "$ns" -6 addr show tentative); done
+    for ns in "$WAN_NS" "$RTR_NS" "$LAN_NS" $(host_namespaces); do busy+=$(ip -n "$ns" -6 addr show tentative); done
     [[ -n "$busy" ]] || return 0
     sleep 0.1
   done
   die "IPv6 addresses still tentative after 5 s"
+}
+
+# IPv6 on a link is configured (link-local address, multicast route) only once the kernel has
+# seen its carrier come up, up to a second after `link set up` (linkwatch); a bridge gets its
+# carrier from its first forwarding port. miniupnpd started before that sends its IPv6
+# NOTIFYs into "Network is unreachable" and misses the first M-SEARCHes: wait for it.
+wait_ipv6_ready() {
+  local i ns dev ok ns_dev
+  for ((i = 0; i < 50; i++)); do
+    ok=1
+    for ns_dev in "$@"; do
+      ns=${ns_dev%%:*} dev=${ns_dev#*:}
+      ip -n "$ns" -6 route show table local dev "$dev" | grep -q '^multicast ff00::/8' || ok=""
+    done
+    [[ -z "$ok" ]] || return 0
+    sleep 0.1
+  done
+  die "IPv6 not configured on $* after 5 s"
 }
 
 # Writes the env file (KEY=value, no quotes) from the current variables.
@@ -80,6 +115,8 @@ LAN_V4=192.168.77.100
 LAN_V6=2001:db8:1::100
 RTR_LAN_V4=192.168.77.1
 RTR_LAN_V6=2001:db8:1::1
+LAN_BRIDGE=br0
+LAN_PORT=lan0
 EXT_V4=$EXT_V4
 WAN_HOST_V4=$WAN_HOST_V4
 WAN_HOST_V6=2001:db8:ffff::2
@@ -109,7 +146,7 @@ table inet filter {
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
-    iifname "lan0" oifname "wan0" accept
+    iifname "br0" oifname "wan0" accept
     jump miniupnpd
   }
   chain miniupnpd {
@@ -143,7 +180,7 @@ flush_router_state() {
 write_conf() {
   cat >"$CONF" <<EOF
 ext_ifname=wan0
-listening_ip=lan0
+listening_ip=br0
 http_port=$HTTP_PORT
 enable_upnp=yes
 enable_natpmp=yes
@@ -239,13 +276,24 @@ cmd_up() {
     ip -n "$ns" link set lo up
   done
   sysctl_ns "$RTR_NS" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+  # The router's LAN side is a bridge (br0) whose ports are the LAN hosts' links. Frames bridged
+  # between ports must not go through the router's inet hooks (br_netfilter is on by default
+  # in a new namespace when the kernel has it), and the router keeps its IPv6 addresses when
+  # br0 is taken down (a test takes the router off the LAN that way).
+  local bnf
+  for bnf in arptables iptables ip6tables; do
+    [[ ! -e /proc/sys/net/bridge/bridge-nf-call-$bnf ]] || sysctl_ns "$RTR_NS" "net.bridge.bridge-nf-call-$bnf=0"
+  done
+  sysctl_ns "$RTR_NS" net.ipv6.conf.default.keep_addr_on_down=1
+  ip -n "$RTR_NS" link add br0 address "$BRIDGE_MAC" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
   ip -n "$RTR_NS" link add wan0 type veth peer name eth0 netns "$WAN_NS"
   ip -n "$RTR_NS" link add lan0 type veth peer name eth0 netns "$LAN_NS"
+  ip -n "$RTR_NS" link set lan0 master br0
 
   ip -n "$RTR_NS" addr add "$EXT_V4/24" dev wan0
   ip -n "$RTR_NS" addr add 2001:db8:ffff::1/64 dev wan0 nodad
-  ip -n "$RTR_NS" addr add 192.168.77.1/24 dev lan0
-  ip -n "$RTR_NS" addr add 2001:db8:1::1/64 dev lan0 nodad
+  ip -n "$RTR_NS" addr add 192.168.77.1/24 dev br0
+  ip -n "$RTR_NS" addr add 2001:db8:1::1/64 dev br0 nodad
   ip -n "$WAN_NS" addr add "$WAN_HOST_V4/24" dev eth0
   ip -n "$WAN_NS" addr add 2001:db8:ffff::2/64 dev eth0 nodad
   ip -n "$LAN_NS" addr add 192.168.77.100/24 dev eth0
@@ -254,6 +302,7 @@ cmd_up() {
   ip -n "$LAN_NS" link set eth0 up
   ip -n "$RTR_NS" link set wan0 up
   ip -n "$RTR_NS" link set lan0 up
+  ip -n "$RTR_NS" link set br0 up
 
   ip -n "$RTR_NS" route add default via "$WAN_HOST_V4"
   ip -n "$RTR_NS" -6 route add default via 2001:db8:ffff::2
@@ -261,6 +310,7 @@ cmd_up() {
   ip -n "$LAN_NS" -6 route add default via 2001:db8:1::1
   ip -n "$WAN_NS" -6 route add 2001:db8:1::/64 via 2001:db8:ffff::1
   wait_no_tentative
+  wait_ipv6_ready "$RTR_NS:br0" "$LAN_NS:eth0" "$WAN_NS:eth0" "$RTR_NS:wan0"
 
   write_ruleset
   write_conf
@@ -269,11 +319,41 @@ cmd_up() {
   echo "lab '$NAME' up (variant $VARIANT); env: $DIR/env"
 }
 
+# COUNT more LAN hosts, each its own namespace po-NAME-hK with eth0 on the router's bridge
+# (port hK in the router: interface names are limited to 15 characters, namespace names are
+# not). Appends "NAMESPACE IPV4 IPV6" lines to $DIR/hosts.
+cmd_add_hosts() {
+  local count=${1:-} have=0 k first ns v4 v6
+  [[ "$count" =~ ^[0-9]+$ && "$count" -ge 1 ]] || die "COUNT must be a number >= 1, got '$count'"
+  [[ ! -f "$HOSTS_FILE" ]] || have=$(wc -l <"$HOSTS_FILE")
+  (( have + count <= HOSTS_MAX )) || die "at most $HOSTS_MAX extra hosts (have $have, asked $count more)"
+  first=$((have + 1))
+  for ((k = first; k < first + count; k++)); do
+    ns=po-$NAME-h$k v4=192.168.77.$((10 + k)) v6=2001:db8:1::$((10 + k))
+    ip netns add "$ns"
+    sysctl_ns "$ns" net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0 \
+      net.ipv6.conf.default.router_solicitations=0 net.ipv6.conf.default.accept_dad=0
+    ip -n "$ns" link set lo up
+    ip -n "$RTR_NS" link add "h$k" type veth peer name eth0 netns "$ns"
+    ip -n "$RTR_NS" link set "h$k" master br0
+    ip -n "$ns" addr add "$v4/24" dev eth0
+    ip -n "$ns" addr add "$v6/64" dev eth0 nodad
+    ip -n "$ns" link set eth0 up
+    ip -n "$RTR_NS" link set "h$k" up
+    ip -n "$ns" route add default via 192.168.77.1
+    ip -n "$ns" -6 route add default via 2001:db8:1::1
+    echo "$ns $v4 $v6" >>"$HOSTS_FILE"
+  done
+  wait_no_tentative
+  wait_ipv6_ready $(for ((k = first; k < first + count; k++)); do echo "po-$NAME-h$k:eth0"; done)
+  echo "lab '$NAME': hosts h$first..h$((first + count - 1)) added; list: $HOSTS_FILE"
+}
+
 cmd_down() {
   lab_vars "${1:-}"
   [[ ! -f "$PIDF" ]] || stop_pid "$(<"$PIDF")"
   local ns pid
-  for ns in "$LAN_NS" "$WAN_NS" "$RTR_NS"; do
+  for ns in $(host_namespaces) "$LAN_NS" "$WAN_NS" "$RTR_NS"; do
     ns_exists "$ns" || continue
     # Anything else still running inside a lab namespace was started for the lab.
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
@@ -284,7 +364,7 @@ cmd_down() {
 
 cmd_down_all() {
   local n d names prefix=${1:-}
-  names=$(ip netns list | sed -n 's/^po-\([a-z0-9]\{1,16\}\)-\(wan\|rtr\|lan\)\b.*/\1/p')
+  names=$(ip netns list | sed -n 's/^po-\([a-z0-9]\{1,16\}\)-\(wan\|rtr\|lan\|h[0-9]\+\)\b.*/\1/p')
   for d in "$LAB_ROOT"/*/; do [[ ! -d "$d" ]] || names+=$'\n'$(basename "$d"); done
   for n in $(sort -u <<<"$names"); do
     [[ "$n" =~ ^[a-z0-9]{1,16}$ ]] || continue
@@ -301,6 +381,7 @@ need_lab() { lab_vars "${1:-}"; load_env; ns_exists "$RTR_NS" || die "lab '$NAME
 cmd=$1; shift
 case $cmd in
   up) [[ $# -ge 1 ]] || usage; cmd_up "$@" ;;
+  add-hosts) [[ $# -eq 2 ]] || usage; need_lab "$1"; cmd_add_hosts "$2" ;;
   down) [[ $# -eq 1 ]] || usage; cmd_down "$1" ;;
   down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;
@@ -310,7 +391,11 @@ case $cmd in
   exec)
     [[ $# -ge 3 ]] || usage
     lab_vars "$1"
-    case $2 in lan) ns=$LAN_NS ;; rtr) ns=$RTR_NS ;; wan) ns=$WAN_NS ;; *) usage ;; esac
+    case $2 in
+      lan) ns=$LAN_NS ;; rtr) ns=$RTR_NS ;; wan) ns=$WAN_NS ;;
+      h[0-9]*) [[ "$2" =~ ^h[0-9]+$ ]] || usage; ns=po-$NAME-$2 ;;
+      *) usage ;;
+    esac
     shift 2
     exec ip netns exec "$ns" "$@" ;;
   *) usage ;;
