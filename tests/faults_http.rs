@@ -184,6 +184,50 @@ fn cancel_from_another_thread_stops_a_silent_exchange_at_once() {
 }
 
 #[test]
+fn a_router_whose_accept_queue_stays_full_for_a_second_is_waited_for() {
+    // miniupnpd listens with a backlog of 5: with two dozen clients (tests/lab_load.rs) its
+    // queue is often full and the kernel drops SYNs, which it retransmits only after 1 s and
+    // 3 s. Here the queue is full for 1.1 s, so the SYN and its first retransmit are dropped.
+    // A busy router is slow, not gone: the exchange must succeed within the action's budget.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    let fill: Vec<_> = (0..4).filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(50)).ok()).collect();
+    let filler_ports: Vec<u16> = fill.iter().map(|s| s.local_addr().unwrap().port()).collect();
+    let fake = FakeIgd::v4();
+    let mut gw = discover(&fake, Family::V4).unwrap();
+    gw.wan.as_mut().unwrap().control_url.port = addr.port();
+    let listener: std::net::TcpListener = socket.into();
+    let server = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1100));
+        loop {
+            let (mut conn, peer) = listener.accept().unwrap();
+            if filler_ports.contains(&peer.port()) {
+                continue; // a queue filler: dropped, which frees its slot
+            }
+            use std::io::{Read, Write};
+            conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !String::from_utf8_lossy(&request).contains("</s:Envelope>") {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "request ended early: {}", String::from_utf8_lossy(&request));
+                request.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(&fake_igd::http_response("200 OK", "text/xml", &ok_body())).unwrap();
+            return;
+        }
+    });
+    let started = Instant::now();
+    let result = gw.external_address(&Budget::new(portopen::limits::DEFAULT_ACTION_TIMEOUT, &CancelToken::new()));
+    let took = started.elapsed();
+    drop(fill);
+    assert!(matches!(result, Ok(ExternalAddress::V4(ip, _)) if ip == std::net::Ipv4Addr::new(11, 0, 0, 1)), "after {took:?}: {result:?}");
+    server.join().unwrap();
+}
+
+#[test]
 fn a_router_that_never_completes_the_handshake_times_out_at_the_deadline() {
     // A listener that never accepts, its backlog full: the kernel drops further SYNs.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
