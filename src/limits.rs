@@ -33,6 +33,15 @@ pub const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(3);
 /// that does not answer a SYN within this is treated as gone (bounded also by the call deadline).
 pub const HTTP_CONNECT_MAX: Duration = Duration::from_millis(1500);
 
+/// A SYN not answered within this was probably dropped: a LAN router's kernel answers a SYN
+/// within a millisecond however busy its daemon is, unless its accept queue is full (miniupnpd
+/// listens with a backlog of 5; two dozen clients overflow it, see tests/lab_load.rs). Another
+/// connect is started then, rather than waiting for the kernel's own retransmits (1 s, then
+/// 3 s), of which `HTTP_CONNECT_MAX` leaves room for one. Earlier ones stay pending.
+pub const CONNECT_RETRY: Duration = Duration::from_millis(100);
+/// Connects in flight at once for one exchange (one socket each).
+pub const CONNECT_ATTEMPTS_MAX: usize = 8;
+
 /// Longest pause between checks of a pending TCP connect (checks start at 0.1 ms and double):
 /// a LAN connect is seen at once, a cancel within this.
 pub const CONNECT_POLL_MAX: Duration = Duration::from_millis(5);

@@ -10,7 +10,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::cancel::Budget;
 use crate::error::Error;
-use crate::limits::{CONNECT_POLL_MAX, HTTP_CONNECT_MAX};
+use crate::limits::{CONNECT_ATTEMPTS_MAX, CONNECT_POLL_MAX, CONNECT_RETRY, HTTP_CONNECT_MAX};
 use crate::parse::http::{Response, ResponseParser};
 use crate::parse::url::HttpUrl;
 
@@ -90,6 +90,51 @@ fn log_done(req: &Request<'_>, response: &Response, started: Instant) {
 }
 
 fn connect(target: SocketAddr, bind: Option<IpAddr>, budget: &Budget) -> Result<TcpStream, Error> {
+    // Non-blocking connects, checked in short steps, so a cancel is seen within CANCEL_POLL
+    // even while a SYN goes unanswered (a LAN connect completes in well under a millisecond).
+    // A SYN unanswered after CONNECT_RETRY was probably dropped by a full accept queue (a busy
+    // router): another connect is started then, the earlier ones left pending (a slow link may
+    // still answer them), and the first to complete is used.
+    let give_up = Instant::now() + budget.remaining("connecting")?.min(HTTP_CONNECT_MAX);
+    let mut pending: Vec<Socket> = Vec::new();
+    let mut next_attempt = Instant::now();
+    let mut step = Duration::from_micros(100);
+    let socket = 'connected: loop {
+        if Instant::now() >= next_attempt && pending.len() < CONNECT_ATTEMPTS_MAX {
+            if !pending.is_empty() {
+                log::debug!("connecting to {target}: no answer to {} SYN(s) after {CONNECT_RETRY:?} each; connecting again", pending.len());
+            }
+            let socket = start_connect(target, bind)?;
+            if socket.peer_addr().is_ok() {
+                break socket;
+            }
+            pending.push(socket);
+            next_attempt = Instant::now() + CONNECT_RETRY;
+            step = Duration::from_micros(100);
+        }
+        for (i, socket) in pending.iter().enumerate() {
+            if let Some(e) = socket.take_error().map_err(|e| Error::io("connecting", &e))? {
+                return Err(Error::io("connecting", &e));
+            }
+            if socket.peer_addr().is_ok() {
+                break 'connected pending.swap_remove(i);
+            }
+        }
+        budget.remaining("connecting")?; // a cancel is a cancel, not a timeout
+        if Instant::now() >= give_up {
+            return Err(Error::Timeout("connecting".into()));
+        }
+        std::thread::sleep(step);
+        step = (step * 2).min(CONNECT_POLL_MAX);
+    };
+    socket.set_nonblocking(false).map_err(|e| Error::io("socket", &e))?;
+    budget.remaining("connecting")?;
+    let _ = socket.set_tcp_nodelay(true);
+    Ok(socket.into())
+}
+
+/// A non-blocking socket bound to `bind` with a connect to `target` under way (or done).
+fn start_connect(target: SocketAddr, bind: Option<IpAddr>) -> Result<Socket, Error> {
     let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(socket2::Protocol::TCP)).map_err(|e| Error::io("socket", &e))?;
     if let Some(ip) = bind {
         let local = match (ip, target) {
@@ -98,33 +143,10 @@ fn connect(target: SocketAddr, bind: Option<IpAddr>, budget: &Budget) -> Result<
         };
         socket.bind(&local.into()).map_err(|e| Error::io(format!("binding to {ip}"), &e))?;
     }
-    // Non-blocking connect, checked in short steps, so a cancel is seen within CANCEL_POLL
-    // even while a SYN goes unanswered (a LAN connect completes in well under a millisecond).
-    let give_up = Instant::now() + budget.remaining("connecting")?.min(HTTP_CONNECT_MAX);
     socket.set_nonblocking(true).map_err(|e| Error::io("socket", &e))?;
     match socket.connect(&target.into()) {
-        Ok(()) => {}
-        Err(e) if crate::platform::connect_in_progress(&e) => {
-            let mut step = Duration::from_micros(100);
-            loop {
-                if let Some(e) = socket.take_error().map_err(|e| Error::io("connecting", &e))? {
-                    return Err(Error::io("connecting", &e));
-                }
-                if socket.peer_addr().is_ok() {
-                    break;
-                }
-                budget.remaining("connecting")?; // a cancel is a cancel, not a timeout
-                if Instant::now() >= give_up {
-                    return Err(Error::Timeout("connecting".into()));
-                }
-                std::thread::sleep(step);
-                step = (step * 2).min(CONNECT_POLL_MAX);
-            }
-        }
-        Err(e) => return Err(Error::io("connecting", &e)),
+        Ok(()) => Ok(socket),
+        Err(e) if crate::platform::connect_in_progress(&e) => Ok(socket),
+        Err(e) => Err(Error::io("connecting", &e)),
     }
-    socket.set_nonblocking(false).map_err(|e| Error::io("socket", &e))?;
-    budget.remaining("connecting")?;
-    let _ = socket.set_tcp_nodelay(true);
-    Ok(socket.into())
 }
