@@ -1,13 +1,16 @@
-//! Test kit for the real-router lab (tests/lab/lab.sh): bring a lab up under a unique name, run
-//! library code inside its `lan` namespace (on a thread that entered it with setns, so every
-//! socket, multicast included, lives in the lab), prove reachability with packets from `wan`,
-//! read the router's nftables rules, and tear the lab down even when the test fails.
+//! Test kit for the real-router lab (tests/lab/lab.sh): bring a lab up under a unique name, add
+//! LAN hosts (one namespace each), run library code inside a LAN namespace (on a thread that
+//! entered it with setns, so every socket, multicast included, lives in the lab), prove
+//! reachability with packets from `wan`, read the router's nftables rules and lease files, and
+//! tear the lab down (host namespaces included) even when the test fails.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use portopen::{ClientConfig, DiscoveryOptions};
@@ -30,6 +33,18 @@ fn text(out: &Output) -> String {
 pub struct Lab {
     pub name: String,
     pub env: HashMap<String, String>,
+}
+
+/// One of the lab's extra LAN hosts (`lab.sh add-hosts`): its own namespace, one link on the
+/// router's LAN bridge, one IPv4 and one IPv6 address, default routes via the router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabHost {
+    /// `hK`: its name for `Lab::exec`, and its port on the router's bridge.
+    pub name: String,
+    /// Its namespace, `po-LAB-hK` (for `in_netns`, `Lab::reach_in`).
+    pub ns: String,
+    pub v4: Ipv4Addr,
+    pub v6: Ipv6Addr,
 }
 
 impl Lab {
@@ -56,6 +71,33 @@ impl Lab {
     pub fn wan_ns(&self) -> String {
         self.var("WAN_NS").to_string()
     }
+    pub fn dir(&self) -> PathBuf {
+        PathBuf::from(format!("/tmp/portopen-lab/{}", self.name))
+    }
+
+    /// Add `count` LAN hosts (each in its own namespace, on the router's bridge). Returns the
+    /// new ones; `hosts` lists them all.
+    pub fn add_hosts(&self, count: usize) -> Vec<LabHost> {
+        let before = self.hosts().len();
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["add-hosts", &self.name, &count.to_string()]));
+        assert!(out.status.success(), "lab.sh add-hosts {} {count}: {}", self.name, text(&out));
+        let hosts = self.hosts();
+        assert_eq!(hosts.len(), before + count, "hosts file after add-hosts: {hosts:?}");
+        hosts[before..].to_vec()
+    }
+
+    /// Every host added with `add_hosts` (not the `lan` host), in order.
+    pub fn hosts(&self) -> Vec<LabHost> {
+        let list = std::fs::read_to_string(self.dir().join("hosts")).unwrap_or_default();
+        list.lines()
+            .map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                assert_eq!(f.len(), 3, "hosts line: {line:?}");
+                let name = f[0].rsplit('-').next().unwrap().to_string();
+                LabHost { name, ns: f[0].to_string(), v4: f[1].parse().unwrap(), v6: f[2].parse().unwrap() }
+            })
+            .collect()
+    }
 
     /// Run `f` on a thread inside the lab's `lan` namespace.
     pub fn in_lan<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -81,10 +123,15 @@ impl Lab {
     /// Like `reach`, when the port sent to differs from the port listened on (a mapping whose
     /// external port is not the internal one).
     pub fn reach_to(&self, proto: &str, addr: &str, port: u16, listen: &str, listen_port: u16) -> bool {
+        self.reach_in(&self.lan_ns(), proto, addr, port, listen, listen_port)
+    }
+
+    /// Like `reach_to`, the listener in namespace `ns` (a host from `add_hosts`).
+    pub fn reach_in(&self, ns: &str, proto: &str, addr: &str, port: u16, listen: &str, listen_port: u16) -> bool {
         let out = run(Command::new("python3").arg(repo().join("tests/lab/probe.py")).args([
             "reach",
             "--lan-ns",
-            &self.lan_ns(),
+            ns,
             "--wan-ns",
             &self.wan_ns(),
             "--proto",
@@ -144,7 +191,14 @@ impl Lab {
         assert!(out.status.success(), "lab.sh {cmd}: {}", text(&out));
     }
 
-    /// Run a command in a lab namespace (`lan`, `rtr`, `wan`).
+    /// miniupnpd's lease files (`lease_file`, `lease_file6`): what it would restore after a
+    /// restart. A missing file reads as empty.
+    pub fn lease_files(&self) -> (String, String) {
+        let read = |f: &str| std::fs::read_to_string(self.dir().join(f)).unwrap_or_default();
+        (read("leases"), read("leases6"))
+    }
+
+    /// Run a command in a lab namespace (`lan`, `rtr`, `wan`, or a host's `hK`).
     pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
         run(Command::new(repo().join("tests/lab/lab.sh")).args(["exec", &self.name, ns]).args(args))
     }
@@ -191,6 +245,12 @@ impl Drop for Lab {
 /// Run `f` on a new thread that first enters network namespace `ns` (by /var/run/netns/NS).
 /// Only that thread changes namespace; the test process stays where it is.
 pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    spawn_in_netns(ns, f).join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Like `in_netns`, without waiting: the thread runs `f` in namespace `ns` (threads it spawns,
+/// such as a client's keeper, are in that namespace too); join the handle for the result.
+pub fn spawn_in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> JoinHandle<T> {
     let path = Path::new("/var/run/netns").join(ns);
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
@@ -198,10 +258,9 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         // SAFETY: setns on a valid namespace fd; affects only this thread.
         let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(rc, 0, "setns into {}: {}", path.display(), std::io::Error::last_os_error());
+        drop(file);
         f()
     })
-    .join()
-    .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Path of the CLI binary built for the tests.
