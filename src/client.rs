@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     pub wake: Condvar,
     pub wake_flag: Mutex<bool>,
     pub stopping: AtomicBool,
+    /// When the keeper next checks this host's IPv6 address against its pinholes.
+    pub next_address_check: Mutex<Option<Instant>>,
 }
 
 fn family_index(family: Family) -> usize {
@@ -381,6 +383,7 @@ impl Client {
             wake: Condvar::new(),
             wake_flag: Mutex::new(false),
             stopping: AtomicBool::new(false),
+            next_address_check: Mutex::new(None),
         });
         shared.load_cache();
         Ok(Client { shared, keeper: Mutex::new(None) })

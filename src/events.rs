@@ -54,6 +54,9 @@ pub struct Event {
 
 pub type EventCallback = Box<dyn Fn(&Event) + Send + Sync>;
 
+/// The application's event callback.
+type Callback = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// Bounded event queue plus an optional callback. Callbacks are not run where events are
 /// produced (under the client's locks) but by [`EventSink::deliver`], which the client calls
 /// once its locks are released: a callback may close leases or replace itself.
@@ -61,7 +64,7 @@ pub type EventCallback = Box<dyn Fn(&Event) + Send + Sync>;
 pub struct EventSink {
     queue: Mutex<VecDeque<Event>>,
     undelivered: Mutex<VecDeque<Event>>,
-    callback: RwLock<Option<Arc<dyn Fn(&Event) + Send + Sync>>>,
+    callback: RwLock<Option<Callback>>,
     /// Threads running a callback now, so that replacing it can wait for them.
     in_flight: Mutex<Vec<ThreadId>>,
     done: Condvar,

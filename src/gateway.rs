@@ -274,7 +274,7 @@ pub fn choose_local_addr(family: Family, location: &HttpUrl) -> Result<IpAddr, E
         .or_else(|| interfaces.iter().find(|i| location.scope_id != 0 && i.index == location.scope_id));
     let Some(iface) = iface else { return Ok(os_choice) };
     let current = iface.v6.iter().find(|a| a.ip == os_v6);
-    if V6Scope::of(&os_v6) == V6Scope::Global && current.map_or(true, |a| !a.temporary && !a.deprecated) {
+    if V6Scope::of(&os_v6) == V6Scope::Global && current.is_none_or(|a| !a.temporary && !a.deprecated) {
         return Ok(os_choice);
     }
     let stable = iface.v6.iter().filter(|a| V6Scope::of(&a.ip) == V6Scope::Global && !a.temporary && !a.deprecated);

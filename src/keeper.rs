@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
 use crate::client::{first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::events::EventKind;
 use crate::gateway::{choose_local_addr, Gateway};
 use crate::lease::PortStatus;
-use crate::limits::{PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL};
+use crate::limits::{ADDRESS_CHECK_INTERVAL, PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL};
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
 use crate::types::Family;
@@ -51,9 +51,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
     log::debug!("keeper stopped");
 }
 
-/// Act on every lease that is due. Returns when the next one is due.
+/// Act on every lease that is due. Returns when the next one is due (or the next address check).
 pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
     let cells: Vec<Arc<LeaseCell>> = lock(&shared.leases).values().cloned().collect();
+    let next_check = check_addresses(shared, &cells);
     for cell in &cells {
         if shared.stopping.load(Ordering::SeqCst) {
             return None;
@@ -64,7 +65,53 @@ pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
             shared.events.deliver();
         }
     }
-    cells.iter().filter_map(|c| *lock(&c.next_due)).min()
+    cells.iter().filter_map(|c| *lock(&c.next_due)).chain(next_check).min()
+}
+
+/// Between renewals, a local look (a route lookup: no packet leaves the host) at whether this
+/// host's IPv6 address toward each pinhole's gateway is still the pinholed one; where it is not,
+/// the pinhole is due now, and its renewal moves it (`renew_pinhole`). Returns when to look
+/// again, None when no pinhole follows the host's address.
+fn check_addresses(shared: &Shared, cells: &[Arc<LeaseCell>]) -> Option<Instant> {
+    let now = Instant::now();
+    let mut next = lock(&shared.next_address_check);
+    let look = next.is_none_or(|t| t <= now);
+    if look {
+        *next = Some(now + ADDRESS_CHECK_INTERVAL);
+    }
+    let next = *next;
+    let mut watched = false;
+    for cell in cells {
+        if cell.request.internal_v6.is_some() || cell.closed.load(Ordering::SeqCst) {
+            continue;
+        }
+        // Busy (an open, renewal or close under way): it is looked at next time.
+        let mut work = match cell.work.try_lock() {
+            Ok(work) => work,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                watched = true;
+                continue;
+            }
+        };
+        let Some(Holding::Pinhole { gateway, pinhole, .. }) = &work.v6.holding else { continue };
+        watched = true;
+        if !look {
+            continue;
+        }
+        if let Ok(IpAddr::V6(current)) = choose_local_addr(Family::V6, &gateway.location) {
+            if current != pinhole.internal_client && work.v6.due.is_none_or(|d| d > now) {
+                log::info!("lease {}: this host's IPv6 address is now {current}, not {}: moving the pinhole", cell.id, pinhole.internal_client);
+                work.v6.due = Some(now);
+                refresh_due(cell, &work);
+            }
+        }
+    }
+    if watched {
+        next
+    } else {
+        None
+    }
 }
 
 fn renew_cell(shared: &Shared, cell: &LeaseCell) {

@@ -19,10 +19,10 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
-/// Wait (bounded) until no search thread of an earlier discovery is left, then count.
-fn settled_count(prefix: &str) -> usize {
-    let end = Instant::now() + Duration::from_secs(3);
-    while threads_named("portopen-ssdp") > 0 && Instant::now() < end {
+/// Wait (bounded) until this many threads named `prefix`* are left, then count them.
+fn settled_count(prefix: &str, want: usize) -> usize {
+    let end = Instant::now() + Duration::from_secs(5);
+    while threads_named(prefix) != want && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(20));
     }
     threads_named(prefix)
@@ -41,11 +41,13 @@ fn one_keeper_thread_per_client_whatever_the_number_of_leases() {
     let a = client(&[&v4, &v6], true);
     let first = a.open(&request(41000)).unwrap();
     assert!(first.info().v4.status.is_open() && first.info().v6.status.is_open(), "{:?}", first.info());
-    assert_eq!(settled_count("portopen-"), 1, "one lease: the keeper alone");
+    assert_eq!(settled_count("portopen-keeper", 1), 1, "one lease: one keeper");
 
     let more: Vec<_> = (1..16).map(|i| a.open(&request(41000 + i)).unwrap()).collect();
     assert!(more.iter().all(|l| l.info().v4.status.is_open() && l.info().v6.status.is_open()));
-    assert_eq!(settled_count("portopen-"), 1, "sixteen leases: still the one keeper");
+    assert_eq!(settled_count("portopen-keeper", 1), 1, "sixteen leases: still the one keeper");
+    // Search threads end with their search: none stays per lease.
+    assert_eq!(settled_count("portopen-", 1), 1, "only the keeper stays");
 
     // The keeper renews all of them (2 s leases: renewed after ~1 s).
     let end = Instant::now() + Duration::from_secs(4);
@@ -59,12 +61,13 @@ fn one_keeper_thread_per_client_whatever_the_number_of_leases() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(renewed.len(), 32, "every lease renewed on both families by the one keeper");
-    assert_eq!(settled_count("portopen-keeper"), 1);
+    assert_eq!(threads_named("portopen-keeper"), 1);
 
     let b = client(&[&v4, &v6], true);
     let other = b.open(&request(42000)).unwrap();
     assert!(other.info().v4.status.is_open());
-    assert_eq!(settled_count("portopen-keeper"), 2, "a second client has its own keeper");
+    // (A new thread names itself once it runs: hence the bounded wait.)
+    assert_eq!(settled_count("portopen-keeper", 2), 2, "a second client has its own keeper");
 
     drop((first, more));
     a.close();
@@ -73,4 +76,5 @@ fn one_keeper_thread_per_client_whatever_the_number_of_leases() {
     drop(b);
     assert_eq!(threads_named("portopen-keeper"), 0, "dropping the client joins its keeper");
     assert!(v4.model().mappings.is_empty() && v6.model().pinholes.is_empty(), "everything removed");
+    assert_eq!(settled_count("portopen-", 0), 0, "no thread of the library left");
 }

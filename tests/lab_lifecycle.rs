@@ -44,7 +44,7 @@ fn open_both_families_then_close_leaves_nothing() {
     assert!(lab.router_rules().iter().any(|r| r.contains("44000")));
     let evs = lab.in_lan(move || {
         client.close();
-        events(&client)
+        events(client)
     });
     assert!(evs.contains(&(Family::V6, EventKind::Opened)) && evs.contains(&(Family::V4, EventKind::Opened)), "{evs:?}");
     assert!(evs.contains(&(Family::V6, EventKind::Closed)) && evs.contains(&(Family::V4, EventKind::Closed)), "{evs:?}");

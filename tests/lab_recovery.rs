@@ -208,7 +208,10 @@ fn leases_lost_while_the_router_is_off_the_lan_longer_than_the_lease_come_back_w
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_new_host_ipv6_address_gets_the_pinhole_and_the_old_address_loses_it() {
     const PORT: u16 = 44800;
-    const LEASE: u32 = 6; // renewed every 3 s: the keeper checks the address at each renewal
+    // Renewed every 10 s; the keeper looks at the host's address every 5 s between renewals
+    // (ADDRESS_CHECK_INTERVAL), so the move must come before the first renewal.
+    const LEASE: u32 = 20;
+    const ADDRESS_CHECK: Duration = Duration::from_secs(5);
     let lab = Lab::up("default");
     let host = lab.add_hosts(1).remove(0);
     let (old, ns) = (host.v6, host.ns.clone());
@@ -241,8 +244,8 @@ fn a_new_host_ipv6_address_gets_the_pinhole_and_the_old_address_loses_it() {
         let out = lab.exec(&host.name, &args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    // Noticed at the next renewal (at most half a lease), then re-opened at once.
-    let deadline = Instant::now() + Duration::from_secs(LEASE as u64 / 2 + 10);
+    // Noticed within one address check, then re-opened at once: before the renewal is due.
+    let deadline = Instant::now() + ADDRESS_CHECK + Duration::from_secs(10);
     let moved =
         |seen: &[Seen]| seen.iter().any(|e| e.family == Family::V6 && e.kind == EventKind::Recovered && e.address == Some(SocketAddr::from((new, PORT))));
     while !moved(&seen) {
@@ -254,6 +257,8 @@ fn a_new_host_ipv6_address_gets_the_pinhole_and_the_old_address_loses_it() {
     let lost = seen.iter().find(|e| e.family == Family::V6 && e.kind == EventKind::Lost).expect("a Lost event before the move");
     assert!(lost.message.contains("address changed") && lost.message.contains(&old_s) && lost.message.contains(&new_s), "{lost:?}");
     assert_eq!(lease.info().v6.external, Some(SocketAddr::from((new, PORT))));
+    assert!(moved_at < ADDRESS_CHECK + Duration::from_secs(3), "moved after {moved_at:?}: by the address check, not at the renewal (10 s)");
+    assert_eq!(count(&seen, Family::V6, EventKind::Renewed), 0, "the move came before any renewal: {seen:#?}");
 
     assert!(lab.reach_in(&ns, "udp", &new_s, PORT, &new_s, PORT), "packets from wan reach the new address");
     assert!(!lab.reach_in(&ns, "udp", &old_s, PORT, "::", PORT), "nothing reaches the old address");

@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn head_over_the_cap_is_refused() {
         let mut raw = b"HTTP/1.1 200 OK\r\n".to_vec();
-        raw.extend(std::iter::repeat(b"X-Junk: aaaaaaaaaaaaaaaaaaaa\r\n".iter().copied()).take(1000).flatten());
+        raw.extend(std::iter::repeat_n(b"X-Junk: aaaaaaaaaaaaaaaaaaaa\r\n".iter().copied(), 1000).flatten());
         assert!(parse_complete(&raw, 10).is_err());
     }
 
