@@ -834,7 +834,9 @@ pub(crate) fn release(shared: &Shared, holding: &Holding) -> Result<(), Error> {
             other => other,
         },
         Holding::Pinhole { gateway, id, .. } => match gateway.delete_pinhole(*id, &budget) {
-            Err(Error::Upnp(f)) if f.code == 704 => Ok(()),
+            // miniupnpd (2.3.1) answers 402, not 704, for an id it does not hold; the id sent is
+            // always well formed, so either means the pinhole is gone (e.g. a repeated delete).
+            Err(Error::Upnp(f)) if f.code == 704 || f.code == 402 => Ok(()),
             other => other,
         },
         Holding::Nothing => Ok(()),

@@ -152,6 +152,48 @@ fn close_removes_everything_from_both_routers() {
 }
 
 #[test]
+fn a_delete_left_unanswered_is_asked_again_on_a_new_connection() {
+    // A router whose accept queue overflowed (tests/lab_load.rs: 1 close in ~6000) can leave a
+    // connection unserved for seconds. Deletes are idempotent: asked again, the close succeeds
+    // within the action's budget instead of leaving the mapping and pinhole for their lease.
+    let (v4, v6) = (FakeIgd::v4(), FakeIgd::v6());
+    let c = client(&[&v4, &v6], false);
+    let lease = c.open(&OpenRequest { lease_secs: 60, internal_v6: Some(V6_HOST), ..OpenRequest::new(Protocol::Udp, 40000) }).unwrap();
+    v4.fault_times("DeletePortMapping", Fault::Silence, 1);
+    v6.fault_times("DeletePinhole", Fault::Silence, 1);
+    let started = Instant::now();
+    lease.close();
+    fake_igd::assert_within(started, fake_igd::ACTION);
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v6.status), (PortStatus::Closed, PortStatus::Closed));
+    assert!(info.v4.message.is_empty() && info.v6.message.is_empty(), "{info:?}");
+    assert!(v4.model().mappings.is_empty() && v6.model().pinholes.is_empty(), "removed by the second request");
+    assert_eq!((v4.calls("DeletePortMapping").len(), v6.calls("DeletePinhole").len()), (2, 2));
+}
+
+#[test]
+fn an_add_left_unanswered_is_asked_once_more_after_rediscovery_and_nothing_is_doubled() {
+    // The router did the add but its answer never came. The SOAP layer does not repeat an add
+    // (AddAnyPortMapping, AddPinhole: not idempotent everywhere); the open takes the silence for
+    // a router gone, finds it again and asks again, once. A router that keeps one entry per
+    // tuple (miniupnpd: the same pinhole tuple returns its ID; the same mapping is refreshed)
+    // then holds exactly one of each, and the close removes them.
+    let (v4, v6) = (FakeIgd::v4(), FakeIgd::v6());
+    let c = client(&[&v4, &v6], false);
+    v4.fault_times("AddAnyPortMapping", Fault::Silence, 1);
+    v6.fault_times("AddPinhole", Fault::Silence, 1);
+    let lease = c.open(&OpenRequest { lease_secs: 60, internal_v6: Some(V6_HOST), ..OpenRequest::new(Protocol::Udp, 40000) }).unwrap();
+    let info = lease.info();
+    assert!(info.v4.status.is_open() && info.v6.status.is_open(), "{info:?}");
+    let asked = |fake: &FakeIgd| fake.requests().iter().map(|r| r.action.clone()).collect::<Vec<_>>();
+    assert_eq!(asked(&v4), ["GET", "GetExternalIPAddress", "AddAnyPortMapping", "GET", "GetExternalIPAddress", "AddAnyPortMapping"]);
+    assert_eq!(asked(&v6), ["GET", "AddPinhole", "GET", "AddPinhole"]);
+    assert_eq!((v4.model().mappings.len(), v6.model().pinholes.len()), (1, 1), "one of each on the router");
+    lease.close();
+    assert!(v4.model().mappings.is_empty() && v6.model().pinholes.is_empty());
+}
+
+#[test]
 fn dropping_a_lease_or_the_client_closes() {
     let v6 = FakeIgd::v6();
     let c = client(&[&v6], true);
