@@ -20,6 +20,7 @@ use crate::limits::{DEFAULT_ACTION_TIMEOUT, DEFAULT_DESCRIPTION, LEFTOVER_PINHOL
 use crate::persist::{self, JournalEntry};
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
+use crate::transport::notify::NotifyWatch;
 use crate::types::{Family, Protocol};
 
 /// How a client behaves.
@@ -109,6 +110,9 @@ pub(crate) struct LeaseCell {
     pub closed: AtomicBool,
 }
 
+/// A gateway's LOCATION address and the NOTIFY listener opened for it (None: could not be).
+pub(crate) type WatchOf = (SocketAddr, Option<NotifyWatch>);
+
 pub(crate) struct Shared {
     pub config: ClientConfig,
     /// Cancels blocking calls in flight (`Client::cancel`).
@@ -122,11 +126,14 @@ pub(crate) struct Shared {
     pub wake: Condvar,
     pub wake_flag: Mutex<bool>,
     pub stopping: AtomicBool,
-    /// When the keeper next checks this host's IPv6 address against its pinholes.
-    pub next_address_check: Mutex<Option<Instant>>,
+    /// When the keeper next looks between renewals (host address, router NOTIFYs).
+    pub next_watch: Mutex<Option<Instant>>,
+    /// Per family (v4, v6): the NOTIFY listener of the gateway leases are held on, or None when
+    /// it could not be opened for that gateway (then only renewals notice a restart).
+    pub notify_watches: [Mutex<Option<WatchOf>>; 2],
 }
 
-fn family_index(family: Family) -> usize {
+pub(crate) fn family_index(family: Family) -> usize {
     match family {
         Family::V4 => 0,
         Family::V6 => 1,
@@ -383,7 +390,8 @@ impl Client {
             wake: Condvar::new(),
             wake_flag: Mutex::new(false),
             stopping: AtomicBool::new(false),
-            next_address_check: Mutex::new(None),
+            next_watch: Mutex::new(None),
+            notify_watches: [Mutex::new(None), Mutex::new(None)],
         });
         shared.load_cache();
         Ok(Client { shared, keeper: Mutex::new(None) })

@@ -1,21 +1,22 @@
 //! Lease upkeep: renew at half the granted lease with one exchange per family (pinholes with
 //! UpdatePinhole, mappings refreshed with AddPortMapping), notice losses (704/714, a router that stopped
-//! answering, the host's IPv6 address changing) and recover by rediscovery and re-adding, with a
-//! bounded back-off. Runs on the client's keeper thread, or on the caller's via `renew_due`.
+//! answering; between renewals, the host's IPv6 address changing and the router announcing a
+//! reboot) and recover by rediscovery and re-adding, with a bounded back-off. Runs on the client's keeper thread, or on the caller's via `renew_due`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
-use crate::client::{first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
+use crate::client::{family_index, first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
 use crate::error::Error;
 use crate::events::EventKind;
 use crate::gateway::{choose_local_addr, Gateway};
 use crate::lease::PortStatus;
-use crate::limits::{ADDRESS_CHECK_INTERVAL, PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL};
+use crate::limits::{PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL, WATCH_INTERVAL};
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
+use crate::transport::notify::NotifyWatch;
 use crate::types::Family;
 
 /// How long after a grant of `lease_secs` the keeper acts again.
@@ -54,7 +55,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 /// Act on every lease that is due. Returns when the next one is due (or the next address check).
 pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
     let cells: Vec<Arc<LeaseCell>> = lock(&shared.leases).values().cloned().collect();
-    let next_check = check_addresses(shared, &cells);
+    let next_check = look_between_renewals(shared, &cells);
     for cell in &cells {
         if shared.stopping.load(Ordering::SeqCst) {
             return None;
@@ -68,49 +69,105 @@ pub(crate) fn run_due(shared: &Shared) -> Option<Instant> {
     cells.iter().filter_map(|c| *lock(&c.next_due)).chain(next_check).min()
 }
 
-/// Between renewals, a local look (a route lookup: no packet leaves the host) at whether this
-/// host's IPv6 address toward each pinhole's gateway is still the pinholed one; where it is not,
-/// the pinhole is due now, and its renewal moves it (`renew_pinhole`). Returns when to look
-/// again, None when no pinhole follows the host's address.
-fn check_addresses(shared: &Shared, cells: &[Arc<LeaseCell>]) -> Option<Instant> {
+/// Between renewals, every `WATCH_INTERVAL`, a look that sends nothing: at this host's IPv6
+/// address (`check_address`) and at what the routers announced (`check_notifies`). What is found
+/// gone is made due now. Returns when to look again, None when nothing is watched.
+fn look_between_renewals(shared: &Shared, cells: &[Arc<LeaseCell>]) -> Option<Instant> {
     let now = Instant::now();
-    let mut next = lock(&shared.next_address_check);
-    let look = next.is_none_or(|t| t <= now);
-    if look {
-        *next = Some(now + ADDRESS_CHECK_INTERVAL);
-    }
-    let next = *next;
-    let mut watched = false;
-    for cell in cells {
-        if cell.request.internal_v6.is_some() || cell.closed.load(Ordering::SeqCst) {
-            continue;
+    let (look, next) = {
+        let mut next = lock(&shared.next_watch);
+        let look = next.is_none_or(|t| t <= now);
+        if look {
+            *next = Some(now + WATCH_INTERVAL);
         }
-        // Busy (an open, renewal or close under way): it is looked at next time.
-        let mut work = match cell.work.try_lock() {
-            Ok(work) => work,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                watched = true;
+        (look, *next)
+    };
+    let mut watched = false;
+    for family in [Family::V4, Family::V6] {
+        // The gateway this family's leases are held on (the first one found: one per family).
+        let (mut gateway, mut busy) = (None, false);
+        for cell in cells {
+            if cell.closed.load(Ordering::SeqCst) {
                 continue;
             }
-        };
-        let Some(Holding::Pinhole { gateway, pinhole, .. }) = &work.v6.holding else { continue };
-        watched = true;
-        if !look {
-            continue;
-        }
-        if let Ok(IpAddr::V6(current)) = choose_local_addr(Family::V6, &gateway.location) {
-            if current != pinhole.internal_client && work.v6.due.is_none_or(|d| d > now) {
-                log::info!("lease {}: this host's IPv6 address is now {current}, not {}: moving the pinhole", cell.id, pinhole.internal_client);
-                work.v6.due = Some(now);
+            let Some(mut work) = try_work(cell) else {
+                (watched, busy) = (true, true); // looked at next time
+                continue;
+            };
+            let slot = work.slot(family);
+            let held = match &slot.holding {
+                Some(Holding::Pinhole { gateway, .. } | Holding::Mapping { gateway, .. }) => gateway.clone(),
+                _ => continue,
+            };
+            watched = true;
+            if look && family == Family::V6 {
+                check_address(cell, slot, &held, now);
                 refresh_due(cell, &work);
             }
+            gateway.get_or_insert(held);
+        }
+        // A lease busy now may hold the gateway: keep listening until the next look says.
+        if look && (gateway.is_some() || !busy) {
+            check_notifies(shared, cells, family, gateway.as_ref(), now);
         }
     }
     if watched {
         next
     } else {
         None
+    }
+}
+
+/// The lease's work lock, unless an open, renewal or close holds it now.
+fn try_work(cell: &LeaseCell) -> Option<std::sync::MutexGuard<'_, crate::client::Work>> {
+    match cell.work.try_lock() {
+        Ok(work) => Some(work),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
+/// A pinhole that follows the host's address (none was named) is due now when the host's IPv6
+/// address toward its gateway is no longer the pinholed one; `renew_pinhole` then moves it.
+fn check_address(cell: &LeaseCell, slot: &mut Slot, gateway: &Gateway, now: Instant) {
+    let Some(Holding::Pinhole { pinhole, .. }) = &slot.holding else { return };
+    if cell.request.internal_v6.is_some() {
+        return;
+    }
+    if let Ok(IpAddr::V6(current)) = choose_local_addr(Family::V6, &gateway.location) {
+        if current != pinhole.internal_client && slot.due.is_none_or(|d| d > now) {
+            log::info!("lease {}: this host's IPv6 address is now {current}, not {}: moving the pinhole", cell.id, pinhole.internal_client);
+            slot.due = Some(now);
+        }
+    }
+}
+
+/// Read the NOTIFYs of `gateway` (opening the listener the first time); when it announced a new
+/// boot, everything held on it is due now: a pinhole's UpdatePinhole then fails and it is added
+/// again, a mapping's AddPortMapping refresh re-creates it.
+fn check_notifies(shared: &Shared, cells: &[Arc<LeaseCell>], family: Family, gateway: Option<&Gateway>, now: Instant) {
+    let mut watch = lock(&shared.notify_watches[family_index(family)]);
+    let Some(gateway) = gateway.filter(|_| shared.config.discovery.multicast) else {
+        *watch = None; // nothing held there (or no multicast wanted): stop listening
+        return;
+    };
+    if !watch.as_ref().is_some_and(|(location, w)| *location == gateway.location.socket_addr() && w.as_ref().is_none_or(|w| w.watches(gateway))) {
+        let opened = NotifyWatch::open(gateway)
+            .map_err(|e| log::debug!("{family}: not listening for the router's NOTIFYs ({e}); a restart is noticed at the next renewal"));
+        *watch = Some((gateway.location.socket_addr(), opened.ok()));
+    }
+    let Some((_, Some(w))) = watch.as_mut() else { return };
+    let Some((before, boot)) = w.new_boot() else { return };
+    drop(watch);
+    log::info!("{family}: the router announced a new boot ({before:?} -> {boot}): renewing what it held now");
+    for cell in cells {
+        let Some(mut work) = try_work(cell) else { continue };
+        let slot = work.slot(family);
+        let on_it = matches!(&slot.holding, Some(Holding::Pinhole { gateway: g, .. } | Holding::Mapping { gateway: g, .. }) if g.location == gateway.location);
+        if on_it && slot.due.is_none_or(|d| d > now) {
+            slot.due = Some(now);
+            refresh_due(cell, &work);
+        }
     }
 }
 

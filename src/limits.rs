@@ -90,11 +90,15 @@ pub const RECOVER_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A permanent mapping (lease 0, on routers refusing finite ones) is checked this often, so a
 /// router reboot is noticed and the mapping re-added.
 pub const PERMANENT_CHECK_INTERVAL: Duration = Duration::from_secs(120);
-/// Between renewals, how often the keeper looks (locally: a route lookup, no packet sent) whether
-/// this host's IPv6 address toward a pinhole's gateway is still the pinholed one. A new prefix or
-/// a retired privacy address is then re-pinholed within this, not at the next renewal (half an
-/// hour into a one-hour lease).
-pub const ADDRESS_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// Between renewals, how often the keeper looks, without sending anything, for signs that what it
+/// holds is gone: this host's IPv6 address toward a pinhole's gateway no longer the pinholed one
+/// (a route lookup), or the router announcing a restart (its SSDP NOTIFYs, `SSDP_NOTIFY_READS_MAX`).
+/// Either is then acted on within this, not at the next renewal (half an hour into a one-hour
+/// lease).
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
+/// NOTIFY datagrams read per look (a router sends ~13 per family when it starts; more wait for
+/// the next look, and a flood past the socket buffer is dropped by the kernel).
+pub const SSDP_NOTIFY_READS_MAX: usize = 64;
 /// Lease of the pinhole made for an instant when a leftover pinhole is looked up by its tuple
 /// (it is deleted right after).
 pub const LEFTOVER_PINHOLE_LEASE_SECS: u32 = 60;

@@ -14,6 +14,13 @@ pub fn ssdp_response(data: &[u8]) {
         let _ = ssdp::target_rank(&r.search_target);
         url_checks(&r.location);
     }
+    // The same bytes as an unasked NOTIFY (what the keeper reads between renewals).
+    if let Ok(n) = ssdp::parse_notify(data) {
+        assert!(n.location.as_ref().is_none_or(|l| !l.is_empty() && l.len() <= portopen::limits::SSDP_LOCATION_MAX));
+        if let Some(l) = &n.location {
+            url_checks(l);
+        }
+    }
 }
 
 /// Device description parsing, then resolving every controlURL against a LOCATION.

@@ -42,8 +42,12 @@ pub struct SsdpResponse {
     pub boot_id: Option<u32>,
 }
 
-/// Parse one SSDP response datagram.
-pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
+/// A datagram's start line and its header lines as (name, value).
+type Lines<'a> = (&'a str, Vec<(&'a str, &'a str)>);
+
+/// The start line and the header lines of one SSDP datagram, refused whole if it is too long,
+/// holds NUL bytes, is not UTF-8 or has a header line without a colon.
+fn split_datagram(datagram: &[u8]) -> Result<Lines<'_>, ParseError> {
     if datagram.len() > SSDP_DATAGRAM_MAX {
         return Err(ParseError::new(format!("datagram of {} bytes exceeds {SSDP_DATAGRAM_MAX}", datagram.len())));
     }
@@ -52,7 +56,23 @@ pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
     }
     let text = std::str::from_utf8(datagram).map_err(|_| ParseError::new("datagram is not UTF-8"))?;
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let status = lines.next().unwrap_or("");
+    let start = lines.next().unwrap_or("");
+    let mut headers = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        let Some(colon) = line.find(':') else {
+            return Err(ParseError::new(format!("malformed header line '{}'", truncate(line, 40))));
+        };
+        headers.push((line[..colon].trim(), line[colon + 1..].trim()));
+    }
+    Ok((start, headers))
+}
+
+/// Parse one SSDP response datagram.
+pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
+    let (status, headers) = split_datagram(datagram)?;
     let mut parts = status.split_ascii_whitespace();
     let version = parts.next().unwrap_or("");
     let code = parts.next().unwrap_or("");
@@ -64,15 +84,7 @@ pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
     let mut usn: Option<&str> = None;
     let mut server: Option<&str> = None;
     let mut boot_id: Option<u32> = None;
-    for line in lines {
-        if line.is_empty() {
-            break;
-        }
-        let Some(colon) = line.find(':') else {
-            return Err(ParseError::new(format!("malformed header line '{}'", truncate(line, 40))));
-        };
-        let name = line[..colon].trim();
-        let value = line[colon + 1..].trim();
+    for (name, value) in headers {
         let slot = if name.eq_ignore_ascii_case("LOCATION") {
             &mut location
         } else if name.eq_ignore_ascii_case("ST") {
@@ -103,6 +115,55 @@ pub fn parse_response(datagram: &[u8]) -> Result<SsdpResponse, ParseError> {
     Ok(SsdpResponse { location: location.to_string(), search_target: st.to_string(), usn: usn.to_string(), server: server.map(str::to_string), boot_id })
 }
 
+/// What a device says in a NOTIFY (multicast, unasked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotifyKind {
+    /// ssdp:alive: sent at start-up (a reboot) and again every few minutes.
+    Alive,
+    /// ssdp:byebye: the device is leaving (stopping).
+    ByeBye,
+    /// ssdp:update: its BOOTID is about to change without a reboot (UDA 1.1).
+    Update,
+}
+
+/// One parsed NOTIFY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsdpNotify {
+    pub kind: NotifyKind,
+    /// NT: the device or service type (or uuid) this notice is for.
+    pub notification_type: String,
+    /// LOCATION (absent in a byebye; not yet validated as a URL).
+    pub location: Option<String>,
+    /// BOOTID.UPNP.ORG: a new value means the device restarted (UDA 1.1+).
+    pub boot_id: Option<u32>,
+}
+
+/// Parse one NOTIFY datagram (the same limits as a search response).
+pub fn parse_notify(datagram: &[u8]) -> Result<SsdpNotify, ParseError> {
+    let (start, headers) = split_datagram(datagram)?;
+    let mut parts = start.split_ascii_whitespace();
+    if !parts.next().is_some_and(|m| m.eq_ignore_ascii_case("NOTIFY")) || parts.next() != Some("*") {
+        return Err(ParseError::new(format!("not a NOTIFY: '{}'", truncate(start, 40))));
+    }
+    let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v);
+    let kind = match header("NTS").map(str::to_ascii_lowercase).as_deref() {
+        Some("ssdp:alive") => NotifyKind::Alive,
+        Some("ssdp:byebye") => NotifyKind::ByeBye,
+        Some("ssdp:update") => NotifyKind::Update,
+        other => return Err(ParseError::new(format!("NOTIFY with NTS {:?}", other.map(|v| truncate(v, 40))))),
+    };
+    let location = header("LOCATION").filter(|l| !l.is_empty());
+    if location.is_some_and(|l| l.len() > SSDP_LOCATION_MAX) {
+        return Err(ParseError::new(format!("LOCATION exceeds {SSDP_LOCATION_MAX} bytes")));
+    }
+    Ok(SsdpNotify {
+        kind,
+        notification_type: header("NT").unwrap_or("").to_string(),
+        location: location.map(str::to_string),
+        boot_id: header("BOOTID.UPNP.ORG").and_then(|v| v.parse().ok()),
+    })
+}
+
 /// How much a search target says about the gateway behind it (higher is better).
 /// IGD:2 and its v2/IPv6 services rank above IGD:1 ones; anything else is not a gateway.
 pub fn target_rank(search_target: &str) -> u8 {
@@ -128,6 +189,36 @@ mod tests {
     use super::*;
 
     const MINIUPNPD: &str = "HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nUSN: uuid:00000000-0000-0000-0000-000000000001::urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nEXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\nLOCATION: http://192.168.77.1:5000/rootDesc.xml\r\nOPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n01-NLS: 1700000000\r\nBOOTID.UPNP.ORG: 1700000000\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n";
+
+    #[test]
+    fn parses_miniupnpd_notifies() {
+        let alive = "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=120\r\nLOCATION: http://192.168.77.1:5000/rootDesc.xml\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\nNT: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nUSN: uuid:3d3cec3a::urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nNTS: ssdp:alive\r\nOPT: \"http://schemas.upnp.org/upnp/1/0/\"; ns=01\r\n01-NLS: 1795450084\r\nBOOTID.UPNP.ORG: 1795450084\r\nCONFIGID.UPNP.ORG: 1337\r\n\r\n";
+        let n = parse_notify(alive.as_bytes()).unwrap();
+        assert_eq!((n.kind, n.boot_id), (NotifyKind::Alive, Some(1795450084)));
+        assert_eq!(n.location.as_deref(), Some("http://192.168.77.1:5000/rootDesc.xml"));
+        assert_eq!(n.notification_type, "urn:schemas-upnp-org:device:InternetGatewayDevice:2");
+        let bye = "notify * HTTP/1.1\nHOST: [ff02::c]:1900\nNT: upnp:rootdevice\nnts: SSDP:BYEBYE\n\n";
+        let n = parse_notify(bye.as_bytes()).unwrap();
+        assert_eq!((n.kind, n.location, n.boot_id), (NotifyKind::ByeBye, None, None));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_notify() {
+        for bad in [
+            MINIUPNPD,                                                   // a search answer
+            "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n\r\n", // a search
+            "NOTIFY * HTTP/1.1\r\nNT: upnp:rootdevice\r\n\r\n",          // no NTS
+            "NOTIFY * HTTP/1.1\r\nNTS: ssdp:propchange\r\n\r\n",         // GENA, not SSDP
+            "NOTIFY /x HTTP/1.1\r\nNTS: ssdp:alive\r\n\r\n",
+            "NOTIFY * HTTP/1.1\r\nNTS ssdp:alive\r\n\r\n",
+        ] {
+            assert!(parse_notify(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        let long = format!("NOTIFY * HTTP/1.1\r\nNTS: ssdp:alive\r\nLOCATION: http://1.2.3.4/{}\r\n\r\n", "a".repeat(600));
+        assert!(parse_notify(long.as_bytes()).is_err());
+        assert!(parse_notify(&[b'N'; SSDP_DATAGRAM_MAX + 1]).is_err());
+        assert!(parse_notify(b"NOTIFY * HTTP/1.1\r\nNTS: ssdp:alive\0\r\n\r\n").is_err());
+    }
 
     #[test]
     fn parses_a_miniupnpd_answer() {

@@ -1,0 +1,87 @@
+//! The router's SSDP NOTIFYs, heard between renewals: a router that restarted announces itself
+//! with a new BOOTID.UPNP.ORG, and its mappings and pinholes are gone with its state. Hearing it
+//! lets the keeper put them back within seconds instead of at the next renewal (half an hour into
+//! a one-hour lease). Receive only: nothing is ever sent from these sockets.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+
+use socket2::{Domain, Socket, Type};
+
+use crate::gateway::Gateway;
+use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_NOTIFY_READS_MAX};
+use crate::parse::ssdp::{parse_notify, NotifyKind};
+use crate::parse::url::HttpUrl;
+use crate::platform;
+
+const SSDP_PORT: u16 = 1900;
+const SSDP_V4: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
+const SSDP_V6_LINK: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
+
+/// Listens on the SSDP group of the interface toward one gateway.
+pub struct NotifyWatch {
+    socket: UdpSocket,
+    /// The watched gateway's LOCATION address: a NOTIFY names it to be about that gateway.
+    location: SocketAddr,
+    /// Its last known boot (from the search answer, the cache, or a NOTIFY heard since).
+    boot_id: Option<u32>,
+}
+
+impl NotifyWatch {
+    /// Join the SSDP multicast group on the interface of `gateway.local_addr`, on port 1900
+    /// shared with every other listener of the host (SO_REUSEADDR).
+    pub fn open(gateway: &Gateway) -> io::Result<NotifyWatch> {
+        let socket = match gateway.local_addr {
+            IpAddr::V4(local) => {
+                let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP))?;
+                socket.set_reuse_address(true)?;
+                socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SSDP_PORT)).into())?;
+                socket.join_multicast_v4(&SSDP_V4, &local)?;
+                socket
+            }
+            IpAddr::V6(local) => {
+                let index = platform::interfaces()?
+                    .into_iter()
+                    .find(|i| i.v6.iter().any(|a| a.ip == local))
+                    .map(|i| i.index)
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface has {local}")))?;
+                let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(socket2::Protocol::UDP))?;
+                socket.set_only_v6(true)?;
+                socket.set_reuse_address(true)?;
+                socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, SSDP_PORT, 0, 0)).into())?;
+                socket.join_multicast_v6(&SSDP_V6_LINK, index)?;
+                socket
+            }
+        };
+        socket.set_nonblocking(true)?;
+        Ok(NotifyWatch { socket: socket.into(), location: gateway.location.socket_addr(), boot_id: gateway.boot_id })
+    }
+
+    /// Is this the watch of `gateway` (same LOCATION address and local address)?
+    pub fn watches(&self, gateway: &Gateway) -> bool {
+        self.location == gateway.location.socket_addr() && self.socket.local_addr().is_ok_and(|a| a.is_ipv4() == gateway.local_addr.is_ipv4())
+    }
+
+    /// Read what arrived since the last look (at most `SSDP_NOTIFY_READS_MAX` datagrams; the
+    /// rest waits, or is dropped by the kernel when its buffer is full). Returns the new boot id
+    /// when the gateway announced a boot other than the one known.
+    pub fn new_boot(&mut self) -> Option<(Option<u32>, u32)> {
+        let mut buf = [0u8; SSDP_DATAGRAM_MAX + 1];
+        let mut news = None;
+        for _ in 0..SSDP_NOTIFY_READS_MAX {
+            let Ok((n, _from)) = self.socket.recv_from(&mut buf) else { break };
+            let Ok(notify) = parse_notify(&buf[..n]) else { continue };
+            // ssdp:update announces a BOOTID change without a reboot; a byebye carries none.
+            let (NotifyKind::Alive, Some(boot)) = (notify.kind, notify.boot_id) else { continue };
+            let about_ours = notify.location.as_deref().and_then(|l| HttpUrl::parse(l).ok()).is_some_and(|u| u.socket_addr() == self.location);
+            if !about_ours || self.boot_id == Some(boot) {
+                continue;
+            }
+            if self.boot_id.is_some() {
+                news = Some((self.boot_id, boot));
+            }
+            self.boot_id = Some(boot);
+        }
+        news
+    }
+}
