@@ -39,6 +39,19 @@ pub fn exchange(req: &Request<'_>, budget: &Budget) -> Result<Response, Error> {
         other => other,
     })?;
 
+    let result = send_and_receive(&mut stream, req, budget, started);
+    if result.is_err() {
+        // Given up on: reset the connection instead of closing it. A close leaves the kernel
+        // retransmitting the request until the router takes it, and a router whose accept queue
+        // overflowed takes it seconds later, after a retry or a new lease on the same port (the
+        // lab load test saw a stale DeletePortMapping remove the next mapping of that port).
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    }
+    result
+}
+
+fn send_and_receive(stream: &mut TcpStream, req: &Request<'_>, budget: &Budget, started: Instant) -> Result<Response, Error> {
+    let ctx = || format!("{} ({})", req.context, req.url);
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: portopen/{} UPnP/2.0\r\nContent-Length: {}\r\n",
         req.method,
