@@ -225,7 +225,7 @@ impl Gateway {
     }
 
     /// One SOAP action. Faults become [`Error::Upnp`], whatever the HTTP status they came with.
-    /// One SOAP action. An action that changes nothing when repeated (see `is_idempotent`) that
+    /// An action that changes nothing when repeated (see `is_idempotent`) that
     /// got no answer within half its budget is asked once more on a new connection: a router whose
     /// accept queue overflowed can leave an accepted-looking connection unserved for seconds, while
     /// a fresh one gets through at once. Other actions (AddAnyPortMapping, AddPinhole: a repeat
