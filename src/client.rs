@@ -110,8 +110,9 @@ pub(crate) struct LeaseCell {
     pub closed: AtomicBool,
 }
 
-/// A gateway's LOCATION address and the NOTIFY listener opened for it (None: could not be).
-pub(crate) type WatchOf = (SocketAddr, Option<NotifyWatch>);
+/// Which gateway a NOTIFY listener is for (its LOCATION address, and this host's address toward
+/// it, whose interface the listener joined), and the listener (None: it could not be opened).
+pub(crate) type WatchOf = ((SocketAddr, IpAddr), Option<NotifyWatch>);
 
 pub(crate) struct Shared {
     pub config: ClientConfig,

@@ -151,10 +151,11 @@ fn check_notifies(shared: &Shared, cells: &[Arc<LeaseCell>], family: Family, gat
         *watch = None; // nothing held there (or no multicast wanted): stop listening
         return;
     };
-    if !watch.as_ref().is_some_and(|(location, w)| *location == gateway.location.socket_addr() && w.as_ref().is_none_or(|w| w.watches(gateway))) {
+    let key = (gateway.location.socket_addr(), gateway.local_addr);
+    if watch.as_ref().is_none_or(|(k, _)| *k != key) {
         let opened = NotifyWatch::open(gateway)
             .map_err(|e| log::debug!("{family}: not listening for the router's NOTIFYs ({e}); a restart is noticed at the next renewal"));
-        *watch = Some((gateway.location.socket_addr(), opened.ok()));
+        *watch = Some((key, opened.ok()));
     }
     let Some((_, Some(w))) = watch.as_mut() else { return };
     let Some((before, boot)) = w.new_boot() else { return };

@@ -57,11 +57,6 @@ impl NotifyWatch {
         Ok(NotifyWatch { socket: socket.into(), location: gateway.location.socket_addr(), boot_id: gateway.boot_id })
     }
 
-    /// Is this the watch of `gateway` (same LOCATION address and local address)?
-    pub fn watches(&self, gateway: &Gateway) -> bool {
-        self.location == gateway.location.socket_addr() && self.socket.local_addr().is_ok_and(|a| a.is_ipv4() == gateway.local_addr.is_ipv4())
-    }
-
     /// Read what arrived since the last look (at most `SSDP_NOTIFY_READS_MAX` datagrams; the
     /// rest waits, or is dropped by the kernel when its buffer is full). Returns the new boot id
     /// when the gateway announced a boot other than the one known.
