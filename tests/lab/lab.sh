@@ -204,7 +204,7 @@ start_router() {
   if [[ -f "$PIDF" ]] && router_alive "$(<"$PIDF")"; then die "router already running"; fi
   rm -f "$DIR/miniupnpd.pid"
   start_syslog_sink
-  echo "=== start $(date '+%F %T') ===" >>"$LOG"
+  echo "=== start $(date '+%F %T') epoch $(date +%s) ===" >>"$LOG"
   # The router gets a /dev/log of its own, as a real router has a syslog: in a private mount
   # namespace (nothing propagates to the host), /dev is a small tmpfs holding the few devices
   # it needs and a `log` link to the lab's sink. -d copies every line to stderr, our log file.
@@ -247,6 +247,15 @@ start_syslog_sink() {
   echo $! >"$DIR/sink.pid"
   for ((i = 0; i < 50; i++)); do [[ -S "$DIR/syslog.sock" ]] && return 0; sleep 0.05; done
   die "syslog sink did not start"
+}
+
+# miniupnpd's BOOTID.UPNP.ORG is its start time in whole seconds: a restart within the second
+# it started would announce the same boot, which no real reboot does (it takes far longer).
+wait_next_boot_second() {
+  local started
+  started=$(sed -n 's/^=== start .* epoch \([0-9]*\) ===$/\1/p' "$LOG" | tail -n 1)
+  # (+1: the daemon itself may have started in the second after that line was written)
+  while [[ -n "$started" && $(date +%s) -le $((started + 1)) ]]; do sleep 0.05; done
 }
 
 stop_router() {
@@ -386,7 +395,7 @@ case $cmd in
   down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;
   start-router) need_lab "${1:-}"; start_router ;;
-  restart-router) need_lab "${1:-}"; stop_router; flush_router_state; start_router ;;
+  restart-router) need_lab "${1:-}"; stop_router; flush_router_state; wait_next_boot_second; start_router ;;
   rules) need_lab "${1:-}"; in_ns "$RTR_NS" nft list ruleset ;;
   exec)
     [[ $# -ge 3 ]] || usage
