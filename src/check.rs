@@ -7,6 +7,7 @@ use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::action::Fault;
 use crate::addr::ExternalAddress;
 use crate::cancel::Budget;
 use crate::client::Client;
@@ -206,12 +207,17 @@ impl Client {
             gw.delete_pinhole(id, &budget())?;
             Ok(format!("added pinhole {id} for [{client}]:{port}/UDP and removed it"))
         });
+        let fault = result.as_ref().err().and_then(Error::fault);
         let t = trial(result, started);
-        (report.grade, report.reason) = match (t.ok, t.upnp_code) {
+        (report.grade, report.reason) = match (t.ok, fault) {
             (true, _) => (Grade::A, "an IPv6 pinhole was added and removed as delivered".to_string()),
-            (false, Some(606)) => (Grade::B, "AddPinhole not authorized (606): the router must be set to allow UPnP pinhole control for this host".to_string()),
-            (false, Some(703)) => (Grade::B, "AddPinhole refused: inbound pinholes not allowed (703) until the user enables them".to_string()),
-            (false, Some(702)) => (Grade::A, "the IPv6 firewall is off (702): inbound traffic passes without pinholes".to_string()),
+            (false, Some(Fault::NotAuthorized)) => {
+                (Grade::B, "AddPinhole not authorized (606): the router must be set to allow UPnP pinhole control for this host".to_string())
+            }
+            (false, Some(Fault::PinholesNotAllowed)) => {
+                (Grade::B, "AddPinhole refused: inbound pinholes not allowed (703) until the user enables them".to_string())
+            }
+            (false, Some(Fault::FirewallDisabled)) => (Grade::A, "the IPv6 firewall is off (702): inbound traffic passes without pinholes".to_string()),
             (false, _) => (Grade::C, format!("the gateway answers but AddPinhole failed: {}", t.detail)),
         };
         report.pinhole = Some(t);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::action::Fault;
 use crate::addr::{ExternalAddress, V4Class};
 use crate::cancel::{Budget, CancelToken};
 use crate::error::Error;
@@ -301,7 +302,7 @@ impl Shared {
                 let gw = Gateway::for_control(Family::V4, control.clone(), *local);
                 let held = match gw.get_specific_port_mapping(None, *external_port, *protocol, &budget) {
                     Ok(m) => m,
-                    Err(Error::Upnp(f)) if f.code == 714 => return Ok(false),
+                    Err(e) if e.is_gone() => return Ok(false),
                     Err(e) => return Err(e),
                 };
                 if held.internal_client != *internal_client || held.internal_port != *internal_port || held.description != *description {
@@ -437,7 +438,7 @@ impl Client {
                             let budget = self.shared.budget();
                             let held = match gw.get_specific_port_mapping(None, port, protocol, &budget) {
                                 Ok(m) => m,
-                                Err(Error::Upnp(f)) if f.code == 714 => return Ok(false),
+                                Err(e) if e.is_gone() => return Ok(false),
                                 Err(e) => return Err(e),
                             };
                             if held.internal_client != me {
@@ -707,9 +708,9 @@ fn status_for(family: Family, e: &Error) -> PortStatus {
     match (family, e) {
         (_, Error::NoGateway(_)) => PortStatus::NoGateway,
         (_, Error::NoService(_)) => PortStatus::NoService,
-        (_, Error::Upnp(f)) if f.code == 606 => PortStatus::NotAuthorized,
-        (Family::V4, Error::Upnp(f)) if f.code == 718 || f.code == 728 => PortStatus::NoPortsAvailable,
-        (Family::V6, Error::Upnp(f)) if f.code == 703 => PortStatus::NotAllowed,
+        (_, e) if e.fault() == Some(Fault::NotAuthorized) => PortStatus::NotAuthorized,
+        (Family::V4, e) if matches!(e.fault(), Some(Fault::Taken | Fault::NoPorts)) => PortStatus::NoPortsAvailable,
+        (Family::V6, e) if e.fault() == Some(Fault::PinholesNotAllowed) => PortStatus::NotAllowed,
         _ => PortStatus::Failed,
     }
 }
@@ -823,7 +824,7 @@ fn open_v6(shared: &Shared, cell: &LeaseCell, gw: &Gateway, fl: &mut FamilyLease
                 format!("the router does not allow inbound pinholes (InboundPinholeAllowed=0): the user must enable it in the router's settings ({refusal})");
             Ok(None)
         }
-        _ if refusal.upnp_code() == Some(702) => {
+        _ if refusal.fault() == Some(Fault::FirewallDisabled) => {
             fl.status = PortStatus::OpenAlready;
             fl.external = fl.internal;
             fl.message = "the router's IPv6 firewall is off (702): inbound traffic already passes".into();
@@ -839,13 +840,11 @@ pub(crate) fn release(shared: &Shared, holding: &Holding) -> Result<(), Error> {
     let budget = Budget::new(shared.config.action_timeout, &CancelToken::new());
     match holding {
         Holding::Mapping { gateway, mapping, .. } => match gateway.delete_port_mapping(None, mapping.external_port, mapping.protocol, &budget) {
-            Err(Error::Upnp(f)) if f.code == 714 => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
             other => other,
         },
         Holding::Pinhole { gateway, id, .. } => match gateway.delete_pinhole(*id, &budget) {
-            // miniupnpd (2.3.1) answers 402, not 704, for an id it does not hold; the id sent is
-            // always well formed, so either means the pinhole is gone (e.g. a repeated delete).
-            Err(Error::Upnp(f)) if f.code == 704 || f.code == 402 => Ok(()),
+            Err(e) if e.is_gone() => Ok(()),
             other => other,
         },
         Holding::Nothing => Ok(()),

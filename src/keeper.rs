@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
+use crate::action::Fault;
 use crate::client::{family_index, first_due, lock, open_family, refresh_due, release, Holding, LeaseCell, Shared, Slot};
 use crate::error::Error;
 use crate::events::EventKind;
@@ -306,7 +307,7 @@ fn renew_pinhole(shared: &Shared, cell: &LeaseCell, gw: &Gateway, id: u16, pinho
     match gw.update_pinhole(id, pinhole.lease_secs, &budget) {
         Ok(()) => Renewal::Renewed { lease_secs: pinhole.lease_secs, external: None },
         Err(Error::Cancelled) => Renewal::Retry(Error::Cancelled),
-        Err(e) if e.upnp_code() == Some(704) => Renewal::Gone(format!("the router no longer holds pinhole {id} (704)")),
+        Err(e) if e.is_gone() => Renewal::Gone(format!("the router no longer holds pinhole {id} ({e})")),
         Err(e) => gone_after(shared, gw, e),
     }
 }
@@ -337,7 +338,7 @@ fn renew_mapping(shared: &Shared, gw: &Gateway, m: &PortMapping) -> Renewal {
         match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
             Ok(held) if held.internal_client == m.internal_client && held.internal_port == m.internal_port => Ok(()),
             Ok(held) => return Renewal::Gone(format!("port {} is now mapped to {}:{}", m.external_port, held.internal_client, held.internal_port)),
-            Err(e) if e.upnp_code() == Some(714) => return Renewal::Gone(format!("the router no longer holds the mapping of port {} (714)", m.external_port)),
+            Err(e) if e.is_gone() => return Renewal::Gone(format!("the router no longer holds the mapping of port {} ({e})", m.external_port)),
             Err(e) => Err(e),
         }
     } else {
@@ -346,7 +347,7 @@ fn renew_mapping(shared: &Shared, gw: &Gateway, m: &PortMapping) -> Renewal {
     match result {
         Ok(()) => Renewal::Renewed { lease_secs: m.lease_secs, external: None },
         Err(Error::Cancelled) => Renewal::Retry(Error::Cancelled),
-        Err(e) if e.upnp_code() == Some(718) => Renewal::Gone(format!("port {} was taken by another host (718)", m.external_port)),
+        Err(e) if e.fault() == Some(Fault::Taken) => Renewal::Gone(format!("port {} was taken by another host ({e})", m.external_port)),
         Err(e) => gone_after(shared, gw, e),
     }
 }

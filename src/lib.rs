@@ -7,6 +7,7 @@
 
 #![deny(unsafe_code)]
 
+mod action;
 pub mod addr;
 pub mod cancel;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod parse;
 pub mod persist;
 pub mod types;
 
+pub use action::Fault;
 pub use addr::{ExternalAddress, V4Class};
 pub use cancel::{Budget, CancelToken};
 pub use error::{Error, Result, UpnpFault};
