@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use crate::action::Fault;
 use crate::addr::ExternalAddress;
-use crate::cancel::Budget;
 use crate::client::Client;
 use crate::error::Error;
 use crate::gateway::Gateway;
@@ -118,7 +117,8 @@ impl Client {
             let v6 = self.discover(Family::V6);
             (v6, t4.join().unwrap_or_else(|_| Err(Error::NoGateway("IPv4 discovery thread panicked".into()))))
         });
-        let budget = || Budget::new(self.config().action_timeout, &crate::cancel::CancelToken::new());
+        // Reads and adds stop on the client's cancel; the deletes of what was added do not.
+        let budget = || self.budget();
         let mut report = CheckReport {
             grade: Grade::D,
             reason: String::new(),
@@ -158,7 +158,7 @@ impl Client {
                         lease_secs: CHECK_LEASE_SECS,
                     };
                     let result = gw.map_port(&wanted, &budget()).and_then(|m| {
-                        gw.delete_port_mapping(None, m.external_port, m.protocol, &budget())?;
+                        gw.delete_port_mapping(None, m.external_port, m.protocol, &self.closing_budget())?;
                         Ok(format!("mapped external port {} (lease {} s) and removed it", m.external_port, m.lease_secs))
                     });
                     report.mapping = Some(trial(result, started));
@@ -204,7 +204,7 @@ impl Client {
         let p =
             Pinhole { remote_host: None, remote_port: 0, internal_client: client, internal_port: port, protocol: Protocol::Udp, lease_secs: CHECK_LEASE_SECS };
         let result = gw.add_pinhole(&p, &budget()).and_then(|id| {
-            gw.delete_pinhole(id, &budget())?;
+            gw.delete_pinhole(id, &self.closing_budget())?;
             Ok(format!("added pinhole {id} for [{client}]:{port}/UDP and removed it"))
         });
         let fault = result.as_ref().err().and_then(Error::fault);

@@ -33,14 +33,20 @@ pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
 pub mod check;
 pub mod client;
+mod config;
+mod driver;
+mod engine;
 /// The C ABI (`include/portopen.h`); exported symbols only, nothing for Rust callers.
 // The C ABI: the only module allowed `unsafe` (each block carries a `// SAFETY:` comment).
 #[allow(unsafe_code)]
 mod ffi;
+mod gateway_cache;
 mod keeper;
 pub mod lease;
+mod route_upnp;
 
 pub use check::{CheckReport, Grade};
-pub use client::{Client, ClientConfig, Lease};
+pub use client::{Client, Lease};
+pub use config::ClientConfig;
 pub use events::{Event, EventKind};
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
