@@ -300,6 +300,7 @@ impl Engine {
                 }
                 None => {
                     let reason = format!("the router does not hold the mapping of port {} it just confirmed", mapping.external_port);
+                    self.journal.set(*lease, Family::V4, None);
                     self.gone(*lease, Family::V4, reason, Vec::new())
                 }
             },
@@ -324,6 +325,11 @@ impl Engine {
                     Some(gateway) if unreachable => vec![Task::ForgetGateway { gateway: gateway.clone() }],
                     _ => Vec::new(),
                 };
+                if !unreachable {
+                    // The router said so: nothing of it is left to remove at the next start. (A
+                    // router that stopped answering may still hold it: the journal keeps it.)
+                    self.journal.set(*lease, *family, None);
+                }
                 self.gone(*lease, *family, reason, first)
             }
             (Task::Renew { lease, family, holding, .. }, Outcome::Moved { to }) => {
@@ -332,6 +338,7 @@ impl Engine {
                     _ => String::from("?"),
                 };
                 let mut first = vec![Task::Discard { holding: holding.clone() }];
+                self.journal.set(*lease, *family, None);
                 first.extend(holding.gateway().map(|g| Task::ForgetGateway { gateway: g.clone() }));
                 self.gone(*lease, *family, format!("this host's IPv6 address changed from {from} to {to}"), first)
             }
