@@ -39,10 +39,9 @@ impl GatewayCache {
         }
         let started = lock(&self.known)[family as usize].clone();
         let _one_at_a_time = lock(&self.discovering[family as usize]);
-        let now = self.cached(family);
-        if now.is_some() && (!fresh || now != started) {
+        if let Some(gw) = self.cached(family).filter(|now| !fresh || Some(now) != started.as_ref()) {
             // Found (or replaced) by another caller while this one waited.
-            return Ok(now.expect("checked"));
+            return Ok(gw);
         }
         let found = discover(family, &config.discovery, cancel)?;
         let gw = found.into_iter().next().ok_or_else(|| Error::NoGateway(format!("no UPnP gateway answered discovery over {family}")))?;

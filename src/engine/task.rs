@@ -13,6 +13,8 @@ use crate::persist::JournalEntry;
 use crate::port_mapping::PortMapping;
 use crate::types::Family;
 
+// A few tasks live at a time, each for one exchange: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Task {
     /// Remove what an earlier run left on the routers (journal entries), if still ours.
@@ -50,6 +52,7 @@ impl Task {
 }
 
 /// What performing a task gave.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub(crate) enum Outcome {
     /// `RemoveLeftovers`: the entries whose router did not answer (kept for the next start).
