@@ -3,7 +3,6 @@
 //! A: pinholes usable as delivered; B: usable after changing a router setting;
 //! C: answers discovery but pinholes unusable; D: no answer to discovery — with the evidence.
 
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -12,6 +11,7 @@ use crate::addr::ExternalAddress;
 use crate::client::Client;
 use crate::error::Error;
 use crate::gateway::Gateway;
+use crate::json::Json;
 use crate::limits::{CHECK_LEASE_SECS, CHECK_PORT_BASE};
 use crate::pinhole::{FirewallStatus, Pinhole};
 use crate::port_mapping::PortMapping;
@@ -225,110 +225,47 @@ impl Client {
     }
 }
 
-// JSON by hand: a fixed shape, not worth a dependency.
-
-/// A JSON object being written: `{"key":value,...}`.
-struct Obj(String);
-
-impl Obj {
-    fn new() -> Obj {
-        Obj(String::from("{"))
-    }
-    fn key(&mut self, key: &str) -> &mut String {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        string(&mut self.0, key);
-        self.0.push(':');
-        &mut self.0
-    }
-    fn str(mut self, key: &str, value: &str) -> Obj {
-        string(self.key(key), value);
-        self
-    }
-    fn opt_str(self, key: &str, value: Option<&str>) -> Obj {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self.raw(key, "null"),
-        }
-    }
-    fn raw(mut self, key: &str, value: &str) -> Obj {
-        self.key(key).push_str(value);
-        self
-    }
-    fn opt_raw(self, key: &str, value: Option<String>) -> Obj {
-        let text = value.unwrap_or_else(|| "null".into());
-        self.raw(key, &text)
-    }
-    fn end(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
+fn evidence_json(e: &FamilyEvidence) -> Json {
+    Json::Obj(vec![
+        ("location", Json::s(&e.location)),
+        ("server", Json::opt(e.server.as_deref(), Json::s)),
+        ("igd_version", Json::Num(e.igd_version.into())),
+        ("services", Json::Arr(e.services.iter().map(Json::s).collect())),
+        ("local_addr", Json::s(e.local_addr.to_string())),
+    ])
 }
 
-fn string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn evidence_json(e: &FamilyEvidence) -> String {
-    let mut services = String::from("[");
-    for (i, s) in e.services.iter().enumerate() {
-        if i > 0 {
-            services.push(',');
-        }
-        string(&mut services, s);
-    }
-    services.push(']');
-    Obj::new()
-        .str("location", &e.location)
-        .opt_str("server", e.server.as_deref())
-        .raw("igd_version", &e.igd_version.to_string())
-        .raw("services", &services)
-        .str("local_addr", &e.local_addr.to_string())
-        .end()
-}
-
-fn trial_json(t: &Trial) -> String {
-    Obj::new()
-        .raw("ok", &t.ok.to_string())
-        .opt_raw("upnp_code", t.upnp_code.map(|c| c.to_string()))
-        .str("detail", &t.detail)
-        .raw("millis", &format!("{:.3}", t.millis))
-        .end()
+fn trial_json(t: &Trial) -> Json {
+    Json::Obj(vec![
+        ("ok", Json::Bool(t.ok)),
+        ("upnp_code", Json::opt(t.upnp_code, |c| Json::Num(c.into()))),
+        ("detail", Json::s(&t.detail)),
+        ("millis", Json::Num(t.millis)),
+    ])
 }
 
 impl CheckReport {
     /// The report as one compact JSON object (the C API's `report_json`, the CLI's `--json`).
     pub fn to_json(&self) -> String {
         let r = self;
-        Obj::new()
-            .str("grade", &r.grade.letter().to_string())
-            .str("meaning", r.grade.meaning())
-            .str("reason", &r.reason)
-            .opt_raw("v6_gateway", r.v6_gateway.as_ref().map(evidence_json))
-            .opt_str("v6_discovery_error", r.v6_discovery_error.as_deref())
-            .opt_raw("v4_gateway", r.v4_gateway.as_ref().map(evidence_json))
-            .opt_str("v4_discovery_error", r.v4_discovery_error.as_deref())
-            .opt_raw("firewall_enabled", r.firewall.map(|f| f.enabled.to_string()))
-            .opt_raw("inbound_pinhole_allowed", r.firewall.map(|f| f.inbound_pinhole_allowed.to_string()))
-            .opt_str("firewall_error", r.firewall_error.as_deref())
-            .opt_raw("pinhole", r.pinhole.as_ref().map(trial_json))
-            .opt_str("external_address", r.external_address.as_deref())
-            .opt_str("external_class", r.external_class.as_deref())
-            .opt_raw("mapping", r.mapping.as_ref().map(trial_json))
-            .end()
+        let text = |v: Option<&String>| Json::opt(v, Json::s);
+        Json::Obj(vec![
+            ("grade", Json::s(r.grade.letter().to_string())),
+            ("meaning", Json::s(r.grade.meaning())),
+            ("reason", Json::s(&r.reason)),
+            ("v6_gateway", Json::opt(r.v6_gateway.as_ref(), evidence_json)),
+            ("v6_discovery_error", text(r.v6_discovery_error.as_ref())),
+            ("v4_gateway", Json::opt(r.v4_gateway.as_ref(), evidence_json)),
+            ("v4_discovery_error", text(r.v4_discovery_error.as_ref())),
+            ("firewall_enabled", Json::opt(r.firewall, |f| Json::Bool(f.enabled))),
+            ("inbound_pinhole_allowed", Json::opt(r.firewall, |f| Json::Bool(f.inbound_pinhole_allowed))),
+            ("firewall_error", text(r.firewall_error.as_ref())),
+            ("pinhole", Json::opt(r.pinhole.as_ref(), trial_json)),
+            ("external_address", text(r.external_address.as_ref())),
+            ("external_class", text(r.external_class.as_ref())),
+            ("mapping", Json::opt(r.mapping.as_ref(), trial_json)),
+        ])
+        .line()
     }
 }
 

@@ -39,7 +39,10 @@ mod transport;
 mod types;
 
 // Reachable for the fuzz targets, the CLI and the tests, which exercise the parsers, the state
-// files and the limits directly: not part of the API, and may change in any release.
+// files and the limits directly, and write JSON like the library: not part of the API, and may
+// change in any release.
+#[doc(hidden)]
+pub mod json;
 #[doc(hidden)]
 pub mod limits;
 #[doc(hidden)]
