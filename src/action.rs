@@ -31,6 +31,10 @@ pub enum Fault {
     /// The entry is not (or no longer) on the router: a delete has nothing left to do, a
     /// renewal must add it again.
     Gone,
+    /// Maybe gone, maybe a real failure: 501 Action Failed to UpdatePinhole or DeletePinhole is
+    /// what miniupnpd 2.3.3 and later answer for a UniqueID they do not hold, and what any
+    /// router answers when the action really failed. The caller finds out (see `route_upnp`).
+    MaybeGone,
     /// Another host holds this external port (718).
     Taken,
     /// The router accepts only permanent leases (725; 402 on an add with a finite lease).
@@ -118,6 +122,7 @@ impl SoapAction {
             // is always well formed, so 402 there means the same.
             (DeletePortMapping | GetSpecificPortMappingEntry, 714) => Fault::Gone,
             (UpdatePinhole | DeletePinhole | GetPinholePackets | CheckPinholeWorking, 704 | 402) => Fault::Gone,
+            (UpdatePinhole | DeletePinhole, 501) => Fault::MaybeGone,
             (AddPortMapping | AddAnyPortMapping, 718) => Fault::Taken,
             (AddPortMapping | AddAnyPortMapping, 728) => Fault::NoPorts,
             // 402 on an add: routers that refuse finite leases without knowing 725 (the caller
@@ -172,6 +177,10 @@ mod tests {
         // 402 on an add is about the lease, not about a missing entry.
         assert_eq!(fault("AddPortMapping", 402), Some(Fault::OnlyPermanent));
         assert_eq!(fault("DeletePortMapping", 402), Some(Fault::Other));
+        // 501 on a pinhole id: miniupnpd 2.3.9's "no such id", or a real failure.
+        assert_eq!(fault("DeletePinhole", 501), Some(Fault::MaybeGone));
+        assert_eq!(fault("UpdatePinhole", 501), Some(Fault::MaybeGone));
+        assert_eq!(fault("AddPinhole", 501), Some(Fault::Other));
     }
 
     #[test]

@@ -64,8 +64,12 @@ impl UpnpRoute {
                 let (family_lease, holding) = self.open_family(*family, request, description);
                 Outcome::Opened { family_lease, holding }
             }
-            Task::Confirm { gateway, mapping, .. } => Outcome::Confirmed { lease_secs: self.confirm_mapping(gateway, mapping) },
-            Task::Renew { holding: Holding::Pinhole { gateway, id, pinhole }, follow_address, .. } => {
+            Task::Confirm { holding: Holding::Mapping { gateway, mapping, .. }, .. } => {
+                Outcome::Confirmed { lease_secs: self.confirm_mapping(gateway, mapping) }
+            }
+            Task::Confirm { holding: Holding::Pinhole { gateway, id, pinhole, .. }, .. } => self.confirm_pinhole(gateway, *id, pinhole),
+            Task::Confirm { holding: Holding::Nothing, .. } => Outcome::Confirmed { lease_secs: Some(0) },
+            Task::Renew { holding: Holding::Pinhole { gateway, id, pinhole, .. }, follow_address, .. } => {
                 self.renew_pinhole(gateway, *id, pinhole, *follow_address)
             }
             Task::Renew { holding: Holding::Mapping { gateway, mapping, .. }, .. } => self.renew_mapping(gateway, mapping),
@@ -130,7 +134,7 @@ impl UpnpRoute {
                 // WANIPv6FirewallControl cannot read a pinhole by ID. Asking for the same tuple
                 // again returns the existing pinhole's ID (or makes a short-lived one), which is
                 // then deleted: either way nothing of ours is left.
-                let probe = Pinhole {
+                let tuple = Pinhole {
                     remote_host: None,
                     remote_port: 0,
                     internal_client: *internal_client,
@@ -138,8 +142,7 @@ impl UpnpRoute {
                     protocol: *protocol,
                     lease_secs: LEFTOVER_PINHOLE_LEASE_SECS,
                 };
-                let found = gw.add_pinhole(&probe, &budget)?;
-                gw.delete_pinhole(found, &budget)?;
+                let found = self.delete_pinhole_by_tuple(&gw, &tuple, &budget)?;
                 log::info!("removed leftover pinhole {id} (now {found}) for [{internal_client}]:{internal_port}/{protocol}");
                 Ok(true)
             }
@@ -268,7 +271,7 @@ impl UpnpRoute {
                 fl.lease_secs = pinhole.lease_secs;
                 fl.upnp_code = None;
                 fl.message = String::new();
-                return Ok(Some(Holding::Pinhole { gateway: gw.clone(), id, pinhole }));
+                return Ok(Some(Holding::Pinhole { gateway: gw.clone(), id, pinhole, confirmed: false }));
             }
             Err(e) if e.is_unreachable() || matches!(e, Error::Cancelled | Error::NoService(_) | Error::NotSupported(_) | Error::InvalidArgument(_)) => {
                 return Err(e)
@@ -316,6 +319,22 @@ impl UpnpRoute {
         }
     }
 
+    /// Right after AddPinhole, UpdatePinhole with the lease asked for: an AddPinhole that hit
+    /// an existing pinhole (a re-open after a crash without journal) sets a wrong lease on
+    /// miniupnpd before 2.3.3 (asked 120 s, got ~6700 s: the lab's 2.3.1). Off the game's
+    /// critical path, like a mapping's read-back. A refusal here changes nothing: the pinhole
+    /// was just granted, and the renewal at half the lease finds out if it is gone.
+    fn confirm_pinhole(&self, gw: &Gateway, id: u16, pinhole: &Pinhole) -> Outcome {
+        match gw.update_pinhole(id, pinhole.lease_secs, &self.budget()) {
+            Ok(()) => Outcome::Confirmed { lease_secs: Some(pinhole.lease_secs) },
+            Err(Error::Cancelled) => Outcome::Postponed(Error::Cancelled.to_string()),
+            Err(e) => {
+                log::debug!("pinhole {id}: lease not set again after adding ({e}); keeping the {} s asked for", pinhole.lease_secs);
+                Outcome::Confirmed { lease_secs: Some(pinhole.lease_secs) }
+            }
+        }
+    }
+
     /// One exchange: UpdatePinhole. A pinhole that follows this host's address is first
     /// checked against it (a new prefix, an address gone: the pinhole points nowhere).
     fn renew_pinhole(&self, gw: &Gateway, id: u16, pinhole: &Pinhole, follow_address: bool) -> Outcome {
@@ -330,6 +349,11 @@ impl UpnpRoute {
             Ok(()) => Outcome::Renewed { lease_secs: pinhole.lease_secs },
             Err(Error::Cancelled) => Outcome::Postponed(Error::Cancelled.to_string()),
             Err(e) if e.is_gone() => Outcome::Gone { reason: format!("the router no longer holds pinhole {id} ({e})"), unreachable: false },
+            // Gone on miniupnpd 2.3.9, or a failure: adding the tuple again tells (it returns
+            // the existing pinhole's id, or makes the one that was missing).
+            Err(e) if e.fault() == Some(Fault::MaybeGone) => {
+                Outcome::Gone { reason: format!("the router did not renew pinhole {id} ({e}): adding it again"), unreachable: false }
+            }
             Err(e) => gone_after(e),
         }
     }
@@ -374,10 +398,33 @@ impl UpnpRoute {
             Holding::Pinhole { gateway, id, .. } => gateway.delete_pinhole(*id, &budget),
             Holding::Nothing => Ok(()),
         };
-        match result {
-            Err(e) if e.is_gone() => Ok(()),
-            other => other,
+        match (result, holding) {
+            (Err(e), _) if e.is_gone() => Ok(()),
+            (Err(e), Holding::Pinhole { gateway, id, pinhole, .. }) if e.fault() == Some(Fault::MaybeGone) => {
+                match self.delete_pinhole_by_tuple(gateway, pinhole, &budget) {
+                    Ok(found) => {
+                        log::debug!("pinhole {id}: {e}; by its tuple the router held {found}, now deleted");
+                        Ok(())
+                    }
+                    Err(probe) => {
+                        log::debug!("pinhole {id}: after {e}, the look by its tuple failed too: {probe}");
+                        Err(e)
+                    }
+                }
+            }
+            (other, _) => other,
         }
+    }
+
+    /// Remove whatever pinhole the router holds for `pinhole`'s tuple, knowing no id: an
+    /// AddPinhole of the same tuple returns the existing pinhole's id (or makes a short-lived
+    /// one), which is then deleted. Either way nothing is left for that tuple. This is how an
+    /// ambiguous answer to a delete is settled, and how a crash's leftover is removed.
+    fn delete_pinhole_by_tuple(&self, gw: &Gateway, pinhole: &Pinhole, budget: &Budget) -> Result<u16, Error> {
+        let probe = Pinhole { lease_secs: LEFTOVER_PINHOLE_LEASE_SECS, ..pinhole.clone() };
+        let found = gw.add_pinhole(&probe, budget)?;
+        gw.delete_pinhole(found, budget)?;
+        Ok(found)
     }
 
     /// The look between renewals, which sends nothing: this host's IPv6 address toward each

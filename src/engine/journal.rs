@@ -32,7 +32,7 @@ pub(crate) fn entry_for(holding: &Holding) -> Option<JournalEntry> {
             internal_port: mapping.internal_port,
             description: mapping.description.clone(),
         }),
-        Holding::Pinhole { gateway, id, pinhole } => Some(JournalEntry::Pinhole {
+        Holding::Pinhole { gateway, id, pinhole, .. } => Some(JournalEntry::Pinhole {
             control: gateway.firewall.clone()?,
             local: gateway.local_addr,
             id: *id,

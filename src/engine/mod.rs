@@ -210,9 +210,9 @@ impl Engine {
                 let slot = entry.slot(family);
                 match slot.state {
                     LeaseState::Held { due: Some(due) } if due <= now => match slot.holding.clone() {
-                        Some(Holding::Mapping { gateway, mapping, confirmed: false }) => {
+                        Some(holding) if !holding.is_confirmed() => {
                             slot.state = LeaseState::Renewing;
-                            tasks.push(Task::Confirm { lease: id, gateway, mapping });
+                            tasks.push(Task::Confirm { lease: id, family, holding });
                         }
                         Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
                             slot.state = LeaseState::Renewing;
@@ -287,21 +287,26 @@ impl Engine {
                 Vec::new()
             }
             (Task::Open { lease, family, .. }, Outcome::Opened { family_lease, holding }) => self.opened(*lease, *family, family_lease, holding, now),
-            (Task::Confirm { lease, mapping, .. }, Outcome::Confirmed { lease_secs }) => match lease_secs {
+            (Task::Confirm { lease, family, holding }, Outcome::Confirmed { lease_secs }) => match lease_secs {
                 Some(secs) => {
                     let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
-                    let slot = entry.slot(Family::V4);
-                    if let Some(Holding::Mapping { confirmed, .. }) = &mut slot.holding {
+                    let slot = entry.slot(*family);
+                    if let Some(Holding::Mapping { confirmed, .. } | Holding::Pinhole { confirmed, .. }) = &mut slot.holding {
                         *confirmed = true;
                     }
                     slot.state = LeaseState::Held { due: Some(now + renew_interval(secs)) };
-                    entry.info.v4.lease_secs = secs;
-                    self.close_if_pending(*lease, Family::V4)
+                    entry.info.family_mut(*family).lease_secs = secs;
+                    self.close_if_pending(*lease, *family)
                 }
                 None => {
-                    let reason = format!("the router does not hold the mapping of port {} it just confirmed", mapping.external_port);
-                    self.journal.set(*lease, Family::V4, None);
-                    self.gone(*lease, Family::V4, reason, Vec::new())
+                    let what = match holding {
+                        Holding::Mapping { mapping, .. } => format!("the mapping of port {}", mapping.external_port),
+                        Holding::Pinhole { id, .. } => format!("pinhole {id}"),
+                        Holding::Nothing => String::from("it"),
+                    };
+                    let reason = format!("the router does not hold {what} it just confirmed");
+                    self.journal.set(*lease, *family, None);
+                    self.gone(*lease, *family, reason, Vec::new())
                 }
             },
             (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
@@ -343,7 +348,7 @@ impl Engine {
                 self.gone(*lease, *family, format!("this host's IPv6 address changed from {from} to {to}"), first)
             }
             (Task::Renew { lease, .. } | Task::Confirm { lease, .. }, Outcome::Postponed(why)) => {
-                let family = task.family().unwrap_or(Family::V4);
+                let family = task.family().expect("renewals and confirmations name their family");
                 let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
                 log::debug!("lease {lease} {family}: renewal postponed: {why}");
                 let slot = entry.slot(family);
@@ -376,7 +381,7 @@ impl Engine {
         let slot = entry.slot(family);
         let first_due = |holding: &Holding, fl: &FamilyLease| match holding {
             Holding::Nothing => None,
-            Holding::Mapping { confirmed: false, .. } => Some(now),
+            h if !h.is_confirmed() => Some(now),
             _ => Some(now + renew_interval(fl.lease_secs)),
         };
         if !slot.lost {

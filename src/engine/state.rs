@@ -11,21 +11,24 @@ use crate::port_mapping::PortMapping;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Holding {
     /// `confirmed`: read back from the router (done right after opening, off the critical path).
-    Mapping {
-        gateway: Gateway,
-        mapping: PortMapping,
-        confirmed: bool,
-    },
-    Pinhole {
-        gateway: Gateway,
-        id: u16,
-        pinhole: Pinhole,
-    },
+    Mapping { gateway: Gateway, mapping: PortMapping, confirmed: bool },
+    /// `confirmed`: the lease asked for set with UpdatePinhole right after opening, off the
+    /// critical path (an AddPinhole that hit an existing pinhole sets a wrong lease on
+    /// miniupnpd before 2.3.3).
+    Pinhole { gateway: Gateway, id: u16, pinhole: Pinhole, confirmed: bool },
     /// The IPv6 firewall is off: nothing to hold, nothing to renew.
     Nothing,
 }
 
 impl Holding {
+    /// True when the router's answer right after opening has been checked (see the variants).
+    pub(crate) fn is_confirmed(&self) -> bool {
+        match self {
+            Holding::Mapping { confirmed, .. } | Holding::Pinhole { confirmed, .. } => *confirmed,
+            Holding::Nothing => true,
+        }
+    }
+
     /// The gateway it is held on (None: nothing is held).
     pub(crate) fn gateway(&self) -> Option<&Gateway> {
         match self {

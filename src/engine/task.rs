@@ -10,7 +10,6 @@ use crate::gateway::Gateway;
 use crate::lease::{FamilyLease, OpenRequest};
 use crate::parse::url::HttpUrl;
 use crate::persist::JournalEntry;
-use crate::port_mapping::PortMapping;
 use crate::types::Family;
 
 // A few tasks live at a time, each for one exchange: their size does not matter.
@@ -22,8 +21,9 @@ pub(crate) enum Task {
     /// Open one family of a lease: find the gateway (cached or discovered) and add the mapping
     /// or pinhole.
     Open { lease: u64, family: Family, request: OpenRequest, description: String },
-    /// Read back a fresh mapping: that the router holds it for us, and the lease it granted.
-    Confirm { lease: u64, gateway: Gateway, mapping: PortMapping },
+    /// Check a fresh holding: read a mapping back (that the router holds it for us, and the
+    /// lease it granted); set a pinhole's lease with UpdatePinhole.
+    Confirm { lease: u64, family: Family, holding: Holding },
     /// Extend what is held, in one exchange. `follow_address`: the pinhole follows this host's
     /// IPv6 address (none was named), so check it first.
     Renew { lease: u64, family: Family, holding: Holding, follow_address: bool },
@@ -43,8 +43,7 @@ impl Task {
     /// The lease family the task acts on (None: not tied to one).
     pub(crate) fn family(&self) -> Option<Family> {
         match self {
-            Task::Open { family, .. } | Task::Renew { family, .. } | Task::Release { family, .. } => Some(*family),
-            Task::Confirm { .. } => Some(Family::V4),
+            Task::Open { family, .. } | Task::Confirm { family, .. } | Task::Renew { family, .. } | Task::Release { family, .. } => Some(*family),
             Task::RemoveLeftovers { entries } => entries.first().map(super::journal::entry_family),
             Task::Discard { .. } | Task::ForgetGateway { .. } | Task::Look { .. } => None,
         }
@@ -59,7 +58,7 @@ pub(crate) enum Outcome {
     LeftoversKept(Vec<JournalEntry>),
     /// `Open`: the family as it stands (open or refused, and why) and what it holds.
     Opened { family_lease: FamilyLease, holding: Option<Holding> },
-    /// `Confirm`: the lease the router granted (None: it holds no such mapping for us).
+    /// `Confirm`: the lease the router holds (None: it holds no such mapping for us).
     Confirmed { lease_secs: Option<u32> },
     /// `Renew`: still held, lease granted again for this long.
     Renewed { lease_secs: u32 },

@@ -99,13 +99,16 @@ impl Router {
                                 protocol: request.protocol,
                                 lease_secs: request.lease_secs,
                             },
+                            confirmed: false,
                         }
                     }
                 };
                 self.held.push((*lease, *family, holding.clone()));
                 Outcome::Opened { family_lease: fl, holding: Some(holding) }
             }
-            Task::Confirm { mapping, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lease_secs) },
+            Task::Confirm { holding: Holding::Mapping { mapping, .. }, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lease_secs) },
+            Task::Confirm { holding: Holding::Pinhole { pinhole, .. }, .. } => Outcome::Confirmed { lease_secs: Some(pinhole.lease_secs) },
+            Task::Confirm { holding: Holding::Nothing, .. } => Outcome::Confirmed { lease_secs: Some(0) },
             Task::Renew { holding, .. } => match (self.holds(holding), holding) {
                 (false, _) => Outcome::Gone { reason: "no such entry".into(), unreachable: false },
                 (true, Holding::Pinhole { pinhole, .. }) if pinhole.internal_client != now_v6 => Outcome::Moved { to: now_v6 },
@@ -219,9 +222,10 @@ fn leases_are_renewed_at_half_the_granted_lease_with_one_exchange_per_family() {
     let want: Vec<Duration> = (1..=20).map(|k| secs(k * 1800)).collect();
     assert_eq!(sim.renewals(Family::V6), want);
     assert_eq!(sim.renewals(Family::V4), want);
-    // The fresh mapping is read back once, at once, and never again.
-    let confirms: Vec<Duration> = sim.performed.iter().filter(|(_, t)| matches!(t, Task::Confirm { .. })).map(|(at, _)| *at).collect();
-    assert_eq!(confirms, vec![Duration::ZERO]);
+    // The fresh mapping is read back, the fresh pinhole's lease set, once each, at once.
+    let confirms: Vec<(Duration, Option<Family>)> =
+        sim.performed.iter().filter(|(_, t)| matches!(t, Task::Confirm { .. })).map(|(at, t)| (*at, t.family())).collect();
+    assert_eq!(confirms, vec![(Duration::ZERO, Some(Family::V4)), (Duration::ZERO, Some(Family::V6))]);
     assert_eq!(sim.kinds(Family::V4).iter().filter(|k| **k == EventKind::Renewed).count(), 20);
     assert_eq!(sim.kinds(Family::V4)[0], EventKind::Opened);
 }
@@ -335,6 +339,7 @@ fn a_renewal_that_finds_the_mapping_gone_adds_it_again_and_the_journal_follows()
 fn a_close_during_a_renewal_deletes_when_the_renewal_returns() {
     let mut sim = Sim::new();
     let id = sim.open(&OpenRequest { v4: false, ..request(600) });
+    sim.healthy(secs(1)); // the pinhole's lease set right after opening
     sim.now = sim.start + secs(300);
     let tasks = sim.engine.handle_timeout(sim.now);
     let renew: Vec<Task> = tasks.into_iter().filter(|t| matches!(t, Task::Renew { .. })).collect();
@@ -454,8 +459,10 @@ fn random_schedule(seed: u64) {
     let mut opened: Vec<(u64, bool, bool)> = Vec::new();
     let key = |t: &Task| -> Option<(u64, Family)> {
         match t {
-            Task::Open { lease, family, .. } | Task::Renew { lease, family, .. } | Task::Release { lease, family, .. } => Some((*lease, *family)),
-            Task::Confirm { lease, .. } => Some((*lease, Family::V4)),
+            Task::Open { lease, family, .. }
+            | Task::Confirm { lease, family, .. }
+            | Task::Renew { lease, family, .. }
+            | Task::Release { lease, family, .. } => Some((*lease, *family)),
             _ => None,
         }
     };
