@@ -72,7 +72,7 @@ impl UpnpRoute {
             Task::Renew { holding: Holding::Pinhole { gateway, id, pinhole, .. }, follow_address, .. } => {
                 self.renew_pinhole(gateway, *id, pinhole, *follow_address)
             }
-            Task::Renew { holding: Holding::Mapping { gateway, mapping, .. }, .. } => self.renew_mapping(gateway, mapping),
+            Task::Renew { holding: Holding::Mapping { gateway, mapping, .. }, rebuild, .. } => self.renew_mapping(gateway, mapping, *rebuild),
             Task::Renew { holding: Holding::Nothing, .. } => Outcome::Renewed { lease_secs: 0 },
             Task::Release { holding, .. } => Outcome::Released(self.release(holding)),
             Task::Discard { holding } => {
@@ -361,10 +361,19 @@ impl UpnpRoute {
     /// One exchange: AddPortMapping with the same arguments restarts the lease, and re-creates
     /// the mapping in the same exchange if the router lost it (a reboot). 718 means another
     /// host took the port meanwhile: the lease is re-mapped elsewhere. A permanent mapping
-    /// (lease 0) is only confirmed, with GetSpecificPortMappingEntry.
-    fn renew_mapping(&self, gw: &Gateway, m: &PortMapping) -> Outcome {
+    /// (lease 0) is only confirmed, with GetSpecificPortMappingEntry. `rebuild`: the router
+    /// lost its rules but still lists the mapping (the engine says why): delete, then add.
+    fn renew_mapping(&self, gw: &Gateway, m: &PortMapping, rebuild: bool) -> Outcome {
         let budget = self.budget();
-        let result = if m.lease_secs == 0 {
+        if rebuild {
+            match gw.delete_port_mapping(None, m.external_port, m.protocol, &budget) {
+                Ok(()) => log::debug!("mapping of port {} deleted to be re-created", m.external_port),
+                Err(e) if e.is_gone() => {}
+                Err(Error::Cancelled) => return Outcome::Postponed(Error::Cancelled.to_string()),
+                Err(e) => log::debug!("mapping of port {}: delete before re-creating failed ({e}); adding anyway", m.external_port),
+            }
+        }
+        let result = if m.lease_secs == 0 && !rebuild {
             match gw.get_specific_port_mapping(None, m.external_port, m.protocol, &budget) {
                 Ok(held) if held.internal_client == m.internal_client && held.internal_port == m.internal_port => Ok(()),
                 Ok(held) => {

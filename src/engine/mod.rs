@@ -216,7 +216,8 @@ impl Engine {
                         }
                         Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
                             slot.state = LeaseState::Renewing;
-                            tasks.push(Task::Renew { lease: id, family, holding, follow_address });
+                            let rebuild = std::mem::take(&mut slot.repair);
+                            tasks.push(Task::Renew { lease: id, family, holding, follow_address, rebuild });
                         }
                         Some(Holding::Nothing) | None => slot.state = LeaseState::Held { due: None },
                     },
@@ -321,7 +322,8 @@ impl Engine {
                 let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
                 slot.lost = false;
                 slot.backoff = Duration::ZERO;
-                slot.state = LeaseState::Held { due: Some(now + renew_interval(lease_secs)) };
+                let next = if slot.repair { now } else { now + renew_interval(lease_secs) };
+                slot.state = LeaseState::Held { due: Some(next) };
                 self.emit(*lease, kind, &snapshot);
                 self.close_if_pending(*lease, *family)
             }
@@ -334,6 +336,9 @@ impl Engine {
                     // The router said so: nothing of it is left to remove at the next start. (A
                     // router that stopped answering may still hold it: the journal keeps it.)
                     self.journal.set(*lease, *family, None);
+                    if let Holding::Pinhole { gateway, .. } = holding {
+                        self.repair_mappings(*lease, gateway, now);
+                    }
                 }
                 self.gone(*lease, *family, reason, first)
             }
@@ -446,6 +451,31 @@ impl Engine {
         let mut tasks = first;
         tasks.extend(self.open_tasks(lease, family));
         tasks
+    }
+
+    /// A pinhole the router answered "gone" for is the evidence that its rules were flushed
+    /// behind the UPnP daemon's back (OpenWrt's firewall reload; the lab's `flush-chains`), or
+    /// that it rebooted. After a flush, miniupnpd (2.3.1 and 2.3.9 alike) still lists its IPv4
+    /// mappings, so the AddPortMapping refresh answers success and re-creates nothing: a delete
+    /// then an add does (measured in the lab). So every mapping held on the same device (same
+    /// UDN; a gateway known without one: the same lease) is re-created now. After a reboot the
+    /// delete answers 714 and the add re-creates it: no harm. A flush that empties only the
+    /// IPv4 chains, on a router holding no pinhole of ours, cannot be seen through UPnP.
+    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            let slot = entry.slot(Family::V4);
+            let Some(Holding::Mapping { gateway, .. }) = &slot.holding else { continue };
+            let same_device = if gateway.usn.is_empty() || v6_gateway.usn.is_empty() { *id == lease } else { gateway.usn == v6_gateway.usn };
+            if !same_device {
+                continue;
+            }
+            log::info!("lease {id} IPv4: the router lost a pinhole without a word: re-creating the mapping");
+            slot.repair = true;
+            // (A renewal on the wire now is a refresh: the re-creation follows it at once.)
+            if let LeaseState::Held { .. } = slot.state {
+                slot.state = LeaseState::Held { due: Some(now) };
+            }
+        }
     }
 
     fn close_if_pending(&mut self, lease: u64, family: Family) -> Vec<Task> {

@@ -86,6 +86,9 @@ pub(crate) struct Slot {
     pub lost: bool,
     /// A close arrived while an action was in flight: close when its outcome comes back.
     pub close_pending: bool,
+    /// The router lost rules behind its daemon's back (see `Engine::repair_mappings`): the
+    /// next renewal re-creates the mapping (delete, then add) instead of refreshing it.
+    pub repair: bool,
 }
 
 impl Slot {
@@ -96,6 +99,7 @@ impl Slot {
             backoff: Duration::ZERO,
             lost: false,
             close_pending: false,
+            repair: false,
         }
     }
 }

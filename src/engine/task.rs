@@ -25,8 +25,9 @@ pub(crate) enum Task {
     /// lease it granted); set a pinhole's lease with UpdatePinhole.
     Confirm { lease: u64, family: Family, holding: Holding },
     /// Extend what is held, in one exchange. `follow_address`: the pinhole follows this host's
-    /// IPv6 address (none was named), so check it first.
-    Renew { lease: u64, family: Family, holding: Holding, follow_address: bool },
+    /// IPv6 address (none was named), so check it first. `rebuild`: re-create a mapping
+    /// (delete, then add) instead of refreshing it, because the router lost its rules silently.
+    Renew { lease: u64, family: Family, holding: Holding, follow_address: bool, rebuild: bool },
     /// Delete what a family holds (a close).
     Release { lease: u64, family: Family, holding: Holding },
     /// Delete something no longer wanted (a pinhole for an address this host lost); its

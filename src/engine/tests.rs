@@ -336,6 +336,31 @@ fn a_renewal_that_finds_the_mapping_gone_adds_it_again_and_the_journal_follows()
 }
 
 #[test]
+fn a_pinhole_gone_without_a_reboot_makes_the_mapping_on_that_router_be_re_created_at_once() {
+    // A firewall reload behind the daemon's back: the pinhole is gone (UpdatePinhole: 704),
+    // the daemon still lists the mapping (its refresh answers success) but its rules are gone.
+    let mut sim = Sim::new();
+    let id = sim.open(&request(600));
+    sim.healthy(secs(1));
+    sim.router.lose(id, Family::V6);
+    sim.healthy(secs(301));
+    let v4: Vec<(Duration, bool)> = sim
+        .performed
+        .iter()
+        .filter_map(|(at, t)| match t {
+            Task::Renew { family: Family::V4, rebuild, .. } => Some((*at, *rebuild)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(v4, [(secs(300), false), (secs(300), true)], "refreshed, then re-created (delete + add) in the same round");
+    assert_eq!(sim.kinds(Family::V6), [EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
+    assert_eq!(sim.kinds(Family::V4), [EventKind::Opened, EventKind::Renewed, EventKind::Renewed]);
+    // Afterwards, plain refreshes again at half the lease.
+    sim.healthy(secs(601));
+    assert_eq!(sim.renewals(Family::V4).last(), Some(&secs(600)));
+}
+
+#[test]
 fn a_close_during_a_renewal_deletes_when_the_renewal_returns() {
     let mut sim = Sim::new();
     let id = sim.open(&OpenRequest { v4: false, ..request(600) });
