@@ -354,10 +354,8 @@ impl MapRequest {
             return Some(PcpAnswer::VersionNotSupported { server_version: header.version, epoch: header.epoch });
         }
         let PcpBody::Map(map) = response.body else { return None };
-        let ours = header.version == PCP_VERSION
-            && map.nonce == self.nonce
-            && map.protocol == self.protocol.iana_number()
-            && map.internal_port == self.internal_port;
+        let ours =
+            header.version == PCP_VERSION && map.nonce == self.nonce && map.protocol == self.protocol.iana_number() && map.internal_port == self.internal_port;
         ours.then(|| {
             PcpAnswer::Map(MapResponse {
                 result: header.result,
@@ -375,7 +373,10 @@ impl MapRequest {
 pub enum PcpAnswer {
     Map(MapResponse),
     /// The server speaks `server_version` only (0: NAT-PMP; ask with NAT-PMP instead).
-    VersionNotSupported { server_version: u8, epoch: u32 },
+    VersionNotSupported {
+        server_version: u8,
+        epoch: u32,
+    },
 }
 
 /// A MAP answer matched to its request (nonce, protocol and internal port are the request's).
@@ -516,7 +517,10 @@ pub fn parse_announcement(datagram: &[u8]) -> Result<Announcement, ParseError> {
         _ => {
             let r = parse_response(datagram)?;
             if r.header.version != PCP_VERSION || r.body != PcpBody::Announce || r.header.result != PcpResult::Success {
-                return Err(ParseError::new(format!("not a PCP ANNOUNCE (version {}, opcode {}, result {})", r.header.version, r.header.opcode, r.header.result)));
+                return Err(ParseError::new(format!(
+                    "not a PCP ANNOUNCE (version {}, opcode {}, result {})",
+                    r.header.version, r.header.opcode, r.header.result
+                )));
             }
             Ok(Announcement::Pcp { epoch: r.header.epoch })
         }
@@ -926,7 +930,9 @@ mod tests {
         tcp[1] = 130;
         let mut other_port = ok;
         other_port[9] = 0x41;
-        for (what, bad) in [("TCP answer", &tcp[..]), ("other internal port", &other_port[..]), ("truncated success", &ok[..12]), ("long", &[&ok[..], &[0; 4]].concat()[..])] {
+        for (what, bad) in
+            [("TCP answer", &tcp[..]), ("other internal port", &other_port[..]), ("truncated success", &ok[..12]), ("long", &[&ok[..], &[0; 4]].concat()[..])]
+        {
             assert_eq!(req.match_answer(bad), None, "{what}");
         }
         // An error cut to the header, and the lab's CGNAT answer (NETWORK_FAILURE).

@@ -4,4 +4,5 @@
 
 pub mod http;
 pub mod notify;
+pub mod pcp;
 pub mod ssdp;
