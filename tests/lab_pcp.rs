@@ -318,3 +318,66 @@ fn measure_pcp_map_round_trip() {
     println!("PCP MAP round trip, median of {}: IPv4 {:.3} ms, IPv6 {:.3} ms, both back {:.3} ms", rounds.len(), ms(m4), ms(m6), ms(mb));
     println!("all rounds (v4, v6, both) ms: {:?}", rounds.iter().map(|r| (ms(r.0), ms(r.1), ms(r.2))).collect::<Vec<_>>());
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn behind_cgnat_ipv4_is_upstream_nat_on_both_routes_and_ipv6_still_opens() {
+    let lab = Lab::up("reserved-wan");
+    let port = 40680;
+    let v4 = map_request(IpAddr::V4(lan_v4(&lab)), Protocol::Udp, port, 600);
+    let (refused, _) = map_in(&lab.lan_ns(), server_v4(&lab), &v4);
+    eprintln!("PCP IPv4 behind 100.64/10: {refused:?}");
+    assert_eq!(refused.result, PcpResult::NoResources);
+    assert_eq!(refused.verdict(), Verdict::UpstreamNat, "{refused:?}");
+    let (local, SocketAddr::V4(server)) = (lan_v4(&lab), server_v4(&lab)) else { unreachable!() };
+    let request = NatPmpMapRequest { protocol: Protocol::Udp, internal_port: port, suggested_external_port: port, lifetime: 600 };
+    let out = in_netns(&lab.lan_ns(), move || net::natpmp_map(local, server, &request, true, &Schedule::RFC6886, &budget())).expect("NAT-PMP answers");
+    eprintln!("NAT-PMP behind 100.64/10: {out:?}");
+    assert_eq!(out.map.answer.verdict(), Verdict::UpstreamNat);
+    assert_eq!(rules_naming(&lab, port), Vec::<String>::new(), "no IPv4 rule made");
+
+    let v6 = map_request(IpAddr::V6(lan_v6(&lab)), Protocol::Udp, port, 600);
+    let (granted, _) = map_in(&lab.lan_ns(), server_v6(&lab), &v6);
+    assert_eq!(granted.verdict(), Verdict::Granted);
+    assert!(lab.reach("udp", &lan_v6(&lab).to_string(), "::", port));
+    map_in(&lab.lan_ns(), server_v6(&lab), &v6.deletion());
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_denied_port_is_not_authorized_after_seconds_without_a_duplicate_request() {
+    let lab = Lab::up("default");
+    // The lab allows LAN ports 1024-65535 only; miniupnpd scans every external port for one its
+    // rules allow before it refuses.
+    let request = map_request(IpAddr::V4(lan_v4(&lab)), Protocol::Udp, 999, 600);
+    let server = server_v4(&lab);
+    let got = in_netns(&lab.lan_ns(), move || net::map(server, &request, &Schedule::RFC6887, &Budget::new(Duration::from_secs(8), &CancelToken::new())))
+        .expect("an answer within the budget");
+    let PcpAnswer::Map(m) = got.answer else { panic!("{got:?}") };
+    eprintln!("denied port: {m:?} after {:?}, {} send(s)", got.elapsed, got.sends);
+    assert_eq!(m.verdict(), Verdict::NotAuthorized);
+    assert!(got.elapsed > Duration::from_millis(500), "slow, as 2.3.1 is: {:?}", got.elapsed);
+    assert_eq!(got.sends, 1, "answered before the first retransmission (IRT 3 s)");
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn miniupnpd_2_3_1_ipv6_refresh_echoes_the_suggested_port_and_then_refuses_the_delete() {
+    // Pins the router bug the lease engine must work around (fixed upstream in 2.3.6/2.3.8): if
+    // this starts failing, the lab router changed and the workaround's premise with it. A refresh
+    // answers the suggested port, 0 when none was suggested (suggest the internal port: IPv6 is
+    // not translated); after any refresh PCP cannot delete the pinhole (lab notes: UPnP
+    // AddPinhole on the same tuple returns its UniqueID, and DeletePinhole removes it).
+    let lab = Lab::up("default");
+    for (port, suggested) in [(40690, 40690), (40691, 0)] {
+        let request = MapRequest { suggested_external_port: suggested, ..map_request(IpAddr::V6(lan_v6(&lab)), Protocol::Udp, port, 600) };
+        let (first, _) = map_in(&lab.lan_ns(), server_v6(&lab), &request);
+        let (refresh, _) = map_in(&lab.lan_ns(), server_v6(&lab), &request);
+        let (delete, _) = map_in(&lab.lan_ns(), server_v6(&lab), &request.deletion());
+        eprintln!("suggested {suggested}: map port {}, refresh port {}, delete {}", first.external_port, refresh.external_port, delete.result);
+        assert_eq!((first.verdict(), first.external_port), (Verdict::Granted, port));
+        assert_eq!((refresh.verdict(), refresh.external_port), (Verdict::Granted, suggested));
+        assert_eq!(delete.verdict(), Verdict::NotAuthorized, "the refreshed pinhole cannot be deleted by PCP: {delete:?}");
+        assert!(lab.reach("udp", &lan_v6(&lab).to_string(), "::", port), "and stays open");
+    }
+}
