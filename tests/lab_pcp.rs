@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use labkit::{in_netns, spawn_in_netns, Lab};
-use portopen::pcp::net::{self, AnnounceWatch, Answered, Schedule};
+use portopen::pcp::net::{self, AnnounceWatch, Answered, ExchangeError, Schedule};
 use portopen::pcp::wire::{
     epoch_lost_state, Announcement, MapRequest, MapResponse, NatPmpMapRequest, NatPmpResult, PcpAnswer, PcpResult, Verdict, SERVER_PORT,
 };
@@ -346,6 +346,7 @@ fn behind_cgnat_ipv4_is_upstream_nat_on_both_routes_and_ipv6_still_opens() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_denied_port_is_not_authorized_after_seconds_without_a_duplicate_request() {
+    // (0.4 to 2.3 s seen here, depending on the machine's load; faults_pcp proves a 2.4 s one.)
     let lab = Lab::up("default");
     // The lab allows LAN ports 1024-65535 only; miniupnpd scans every external port for one its
     // rules allow before it refuses.
@@ -356,7 +357,6 @@ fn a_denied_port_is_not_authorized_after_seconds_without_a_duplicate_request() {
     let PcpAnswer::Map(m) = got.answer else { panic!("{got:?}") };
     eprintln!("denied port: {m:?} after {:?}, {} send(s)", got.elapsed, got.sends);
     assert_eq!(m.verdict(), Verdict::NotAuthorized);
-    assert!(got.elapsed > Duration::from_millis(500), "slow, as 2.3.1 is: {:?}", got.elapsed);
     assert_eq!(got.sends, 1, "answered before the first retransmission (IRT 3 s)");
 }
 
@@ -380,4 +380,25 @@ fn miniupnpd_2_3_1_ipv6_refresh_echoes_the_suggested_port_and_then_refuses_the_d
         assert_eq!(delete.verdict(), Verdict::NotAuthorized, "the refreshed pinhole cannot be deleted by PCP: {delete:?}");
         assert!(lab.reach("udp", &lan_v6(&lab).to_string(), "::", port), "and stays open");
     }
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn no_server_on_the_gateway_is_known_at_once_on_both_routes() {
+    // A UPnP-only router (or none running) refuses UDP 5351 with ICMP port unreachable: the
+    // family goes to UPnP within a round trip, not after the race's bound.
+    let lab = Lab::up("default");
+    lab.lab_sh("stop-router");
+    let (v4, v6, s4, s6) = (lan_v4(&lab), lan_v6(&lab), server_v4(&lab), server_v6(&lab));
+    let results = in_netns(&lab.lan_ns(), move || {
+        let started = Instant::now();
+        let pcp4 = net::map(s4, &map_request(IpAddr::V4(v4), Protocol::Udp, 40700, 600), &Schedule::RFC6887, &budget());
+        let pcp6 = net::map(s6, &map_request(IpAddr::V6(v6), Protocol::Udp, 40700, 600), &Schedule::RFC6887, &budget());
+        let SocketAddr::V4(s4) = s4 else { unreachable!() };
+        let request = NatPmpMapRequest { protocol: Protocol::Udp, internal_port: 40700, suggested_external_port: 40700, lifetime: 600 };
+        let natpmp = net::natpmp_map(v4, s4, &request, true, &Schedule::RFC6886, &budget()).map(|_| ());
+        (pcp4.map(|_| ()), pcp6.map(|_| ()), natpmp, started.elapsed())
+    });
+    assert_eq!((results.0, results.1, results.2), (Err(ExchangeError::NoServer), Err(ExchangeError::NoServer), Err(ExchangeError::NoServer)));
+    assert!(results.3 < Duration::from_millis(100), "three refusals took {:?}", results.3);
 }

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::ParseError;
-use crate::addr::V4Class;
+use crate::addr::{ExternalAddress, V4Class};
 use crate::types::Protocol;
 
 /// PCP's version number (1 was used by an incompatible pre-standard protocol).
@@ -356,15 +356,13 @@ impl MapRequest {
         let PcpBody::Map(map) = response.body else { return None };
         let ours =
             header.version == PCP_VERSION && map.nonce == self.nonce && map.protocol == self.protocol.iana_number() && map.internal_port == self.internal_port;
-        ours.then(|| {
-            PcpAnswer::Map(MapResponse {
-                result: header.result,
-                lifetime: header.lifetime,
-                epoch: header.epoch,
-                external_port: map.external_port,
-                external_address: map.external_address,
-            })
-        })
+        ours.then_some(PcpAnswer::Map(MapResponse {
+            result: header.result,
+            lifetime: header.lifetime,
+            epoch: header.epoch,
+            external_port: map.external_port,
+            external_address: map.external_address,
+        }))
     }
 }
 
@@ -398,6 +396,12 @@ pub struct MapResponse {
 impl MapResponse {
     pub fn verdict(&self) -> Verdict {
         Verdict::of_pcp(self.result, self.lifetime, self.external_address)
+    }
+    /// The granted external address in the library's vocabulary: an IPv4 one classified
+    /// (0.0.0.0 is `Unspecified`: the router has no WAN address; miniupnpd 2.3.1 grants the
+    /// mapping anyway), an IPv6 one as is.
+    pub fn external(&self) -> ExternalAddress {
+        ExternalAddress::classify(Some(self.external_address))
     }
 }
 
@@ -636,6 +640,10 @@ impl NatPmpAddressResponse {
     pub fn verdict(&self) -> Verdict {
         Verdict::of_natpmp(self.result)
     }
+    /// The external address, classified (see [`MapResponse::external`]).
+    pub fn external_address(&self) -> ExternalAddress {
+        ExternalAddress::classify(Some(IpAddr::V4(self.external)))
+    }
 }
 
 /// Is `datagram` the answer to the external address request? `None` when not.
@@ -753,6 +761,18 @@ mod tests {
         let Some(PcpAnswer::Map(m)) = req.match_answer(&answer) else { panic!("not accepted") };
         assert_eq!(m, MapResponse { result: PcpResult::Success, lifetime: 7200, epoch: 1234, external_port: 40000, external_address: IpAddr::V4(EXT_V4) });
         assert_eq!(m.verdict(), Verdict::Granted);
+        assert_eq!(m.external(), ExternalAddress::V4(EXT_V4, V4Class::Public));
+    }
+
+    #[test]
+    fn a_router_without_wan_address_grants_with_0_0_0_0() {
+        // Lab notes: WAN without an address, PCP answers SUCCESS with 0.0.0.0.
+        let req = v4_request();
+        let answer = map_answer(&req, 0, 7200, 1, 40000, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let Some(PcpAnswer::Map(m)) = req.match_answer(&answer) else { panic!() };
+        assert_eq!(m.verdict(), Verdict::Granted);
+        assert_eq!(m.external(), ExternalAddress::V4(Ipv4Addr::UNSPECIFIED, V4Class::Unspecified));
+        assert_eq!(natpmp_match_address(&[0, 128, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap().external_address().public_v4(), None);
     }
 
     #[test]

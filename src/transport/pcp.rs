@@ -224,7 +224,7 @@ fn exchange_until<T: Copy>(
     mut accept: impl FnMut(&[u8]) -> Option<(usize, T)>,
     need: Need,
 ) -> Result<Vec<Option<Answered<T>>>, ExchangeError> {
-    let socket = bound_socket(local, server).map_err(|e| ExchangeError::Io(Error::io(&format!("PCP: socket from {local} to {server}"), &e)))?;
+    let socket = bound_socket(local, server).map_err(|e| ExchangeError::Io(Error::io(format!("PCP: socket from {local} to {server}"), &e)))?;
     let started = Instant::now();
     let mut answers: Vec<Option<Answered<T>>> = vec![None; requests.len()];
     let mut sends = 0u32;
