@@ -185,6 +185,11 @@ namespace PortOpen.Unity
         {
             if (closing != null) await closing;
             if (destroyed || lease != null) return Result;
+            if (port < 1 || port > 65535)
+            {
+                string why = "port " + port + " is not 1-65535";
+                return Finish(new PortOpenResult(NotTried(IpFamily.V6, why), NotTried(IpFamily.V4, why), why));
+            }
             if (!EnsureClient()) return Result;
             var cancel = new CancellationTokenSource();
             openCancel = cancel;
