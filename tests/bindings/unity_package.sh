@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Unity package as a studio installs it (run by scripts/test.sh; needs npm, python3, tar):
 #   1. no symbolic link in unity-sample/ (a Windows checkout or `npm pack` loses what it points to);
-#   2. `npm pack` of unity-sample/ holds every file git tracks there (nothing dropped);
+#   2. `npm pack` of unity-sample/ (as git has it) holds every one of its files (nothing dropped);
 #   3. the unpacked tarball passes tests/bindings/unity/check_package.py: a .meta for every file
 #      and folder, no .meta without its asset, unique GUIDs, asmdef references that resolve,
 #      package.json complete with the crate's version, samples that exist, scene scripts found;
@@ -31,23 +31,31 @@ echo "-- no symbolic links"
 links=$(find unity-sample -type l)
 [[ -z "$links" ]] || fail "symbolic links in the package: $links"
 
-echo "-- npm pack holds every tracked file"
-mkdir "$WORK/plain"
-pack unity-sample "$WORK/plain"
+# The package as git has it (tracked and new files; not the gitignored libraries a release staged
+# into Plugins/ here), copied out so that local staging cannot change the verdict.
+echo "-- npm pack holds every file of the package"
+SOURCES=$(git ls-files --cached --others --exclude-standard unity-sample)
+mkdir "$WORK/src" "$WORK/plain"
+while IFS= read -r f; do
+  [[ -e "$f" ]] || continue # deleted in the work tree, not yet in the index
+  mkdir -p "$WORK/src/$(dirname "$f")"
+  cp -P "$f" "$WORK/src/$f"
+done <<<"$SOURCES"
+pack "$WORK/src/unity-sample" "$WORK/plain"
 missing=0
 while IFS= read -r f; do
-  if [[ ! -e "$WORK/plain/package/${f#unity-sample/}" ]]; then
+  if [[ -e "$f" && ! -e "$WORK/plain/package/${f#unity-sample/}" ]]; then
     echo "   not in the tarball: $f"
     missing=1
   fi
-done < <(git ls-files unity-sample)
-[[ $missing -eq 0 ]] || fail "npm pack dropped tracked files"
+done <<<"$SOURCES"
+[[ $missing -eq 0 ]] || fail "npm pack dropped files of the package"
 
 echo "-- package check (as committed)"
 python3 tests/bindings/unity/check_package.py "$WORK/plain/package" Cargo.toml || fail "package check"
 
 echo "-- package check with a binary staged in every Plugins/ slot"
-cp -r unity-sample "$WORK/staged-src"
+cp -r "$WORK/src/unity-sample" "$WORK/staged-src"
 printf 'not a real library: staging test\n' >"$WORK/fake-binary"
 STAGE="$WORK/staged-src/Tools~/stage-native.sh"
 [[ -x "$STAGE" ]] || fail "no staging script at unity-sample/Tools~/stage-native.sh"
