@@ -9,33 +9,11 @@ namespace PortOpen.Unity
     /// <summary>Writes <see cref="PortOpener.Status"/> into the TMP_Text on the same GameObject.</summary>
     [AddComponentMenu("portopen/Port Opener Status (TextMeshPro)")]
     [RequireComponent(typeof(TMP_Text))]
-    public sealed class PortOpenerStatusTextMeshPro : MonoBehaviour
+    public sealed class PortOpenerStatusTextMeshPro : PortOpenerStatusView
     {
-        [Tooltip("The PortOpener to show (empty: the first one in this object's parents).")]
-        [SerializeField] PortOpener source = null;
-        TMP_Text target;
-
-        void OnEnable()
+        protected override void Show(string status)
         {
-            target = GetComponent<TMP_Text>();
-            if (source == null) source = GetComponentInParent<PortOpener>();
-            if (source == null)
-            {
-                Debug.LogWarning("[portopen] PortOpenerStatusTextMeshPro: no PortOpener to show; set Source.", this);
-                return;
-            }
-            source.StatusChanged.AddListener(Show);
-            Show(source.Status);
-        }
-
-        void OnDisable()
-        {
-            if (source != null) source.StatusChanged.RemoveListener(Show);
-        }
-
-        void Show(string status)
-        {
-            target.text = status ?? "";
+            GetComponent<TMP_Text>().text = status;
         }
     }
 }

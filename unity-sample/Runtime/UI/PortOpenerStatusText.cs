@@ -8,33 +8,11 @@ namespace PortOpen.Unity
     /// <summary>Writes <see cref="PortOpener.Status"/> into the Text on the same GameObject.</summary>
     [AddComponentMenu("portopen/Port Opener Status (uGUI Text)")]
     [RequireComponent(typeof(Text))]
-    public sealed class PortOpenerStatusText : MonoBehaviour
+    public sealed class PortOpenerStatusText : PortOpenerStatusView
     {
-        [Tooltip("The PortOpener to show (empty: the first one in this object's parents).")]
-        [SerializeField] PortOpener source = null;
-        Text target;
-
-        void OnEnable()
+        protected override void Show(string status)
         {
-            target = GetComponent<Text>();
-            if (source == null) source = GetComponentInParent<PortOpener>();
-            if (source == null)
-            {
-                Debug.LogWarning("[portopen] PortOpenerStatusText: no PortOpener to show; set Source.", this);
-                return;
-            }
-            source.StatusChanged.AddListener(Show);
-            Show(source.Status);
-        }
-
-        void OnDisable()
-        {
-            if (source != null) source.StatusChanged.RemoveListener(Show);
-        }
-
-        void Show(string status)
-        {
-            target.text = status ?? "";
+            GetComponent<Text>().text = status;
         }
     }
 }
