@@ -1,7 +1,10 @@
 // A stub of the UnityEngine API the package uses, with Unity's signatures, so mcs can type-check
-// the package's assemblies outside Unity (tests/bindings/unity_compile.sh). Bodies do nothing:
-// this proves the code compiles against these declarations, not that it runs in Unity.
+// the package's assemblies outside Unity (tests/bindings/unity_compile.sh). The few bodies that
+// matter do what Unity does, just enough for tests/bindings/unity_lab.sh to drive a PortOpener
+// on Mono: UnityEvents call their listeners, Debug prints, components live on a GameObject,
+// Application reads its answers from UNITY_FAKE_* variables. Rendering (GUI) does nothing.
 using System;
+using System.Collections.Generic;
 
 namespace UnityEngine
 {
@@ -14,9 +17,9 @@ namespace UnityEngine
 
     public class Component : Object
     {
-        public GameObject gameObject { get { return null; } }
-        public T GetComponent<T>() { return default(T); }
-        public T GetComponentInParent<T>() { return default(T); }
+        public GameObject gameObject { get; internal set; }
+        public T GetComponent<T>() { return gameObject.GetComponent<T>(); }
+        public T GetComponentInParent<T>() { return gameObject.GetComponent<T>(); }
     }
 
     public class Behaviour : Component
@@ -28,9 +31,29 @@ namespace UnityEngine
 
     public sealed class GameObject : Object
     {
-        public GameObject(string name) { }
-        public T AddComponent<T>() where T : Component { return null; }
-        public T GetComponent<T>() { return default(T); }
+        readonly List<Component> components = new List<Component>();
+
+        public GameObject(string name)
+        {
+            this.name = name;
+        }
+
+        public T AddComponent<T>() where T : Component
+        {
+            T component = Activator.CreateInstance<T>();
+            component.gameObject = this;
+            components.Add(component);
+            return component;
+        }
+
+        public T GetComponent<T>()
+        {
+            foreach (Component c in components)
+            {
+                if (c is T) return (T)(object)c;
+            }
+            return default(T);
+        }
     }
 
     public sealed class SerializeField : Attribute { }
@@ -66,10 +89,10 @@ namespace UnityEngine
 
     public static class Debug
     {
-        public static void Log(object message) { }
-        public static void LogWarning(object message) { }
-        public static void LogWarning(object message, Object context) { }
-        public static void LogError(object message) { }
+        public static void Log(object message) { Console.WriteLine("unity log: " + message); }
+        public static void LogWarning(object message) { Console.WriteLine("unity warning: " + message); }
+        public static void LogWarning(object message, Object context) { LogWarning(message); }
+        public static void LogError(object message) { Console.WriteLine("unity error: " + message); }
     }
 
     public enum RuntimePlatform
@@ -86,8 +109,8 @@ namespace UnityEngine
 
     public static class Application
     {
-        public static string persistentDataPath { get { return ""; } }
-        public static bool isMobilePlatform { get { return false; } }
+        public static string persistentDataPath { get { return Environment.GetEnvironmentVariable("UNITY_FAKE_DATA") ?? ""; } }
+        public static bool isMobilePlatform { get { return Environment.GetEnvironmentVariable("UNITY_FAKE_MOBILE") == "1"; } }
         public static RuntimePlatform platform { get { return RuntimePlatform.LinuxPlayer; } }
     }
 
@@ -164,17 +187,19 @@ namespace UnityEngine.Events
     [Serializable]
     public class UnityEvent : UnityEventBase
     {
-        public void AddListener(UnityAction call) { }
-        public void RemoveListener(UnityAction call) { }
-        public void Invoke() { }
+        UnityAction calls;
+        public void AddListener(UnityAction call) { calls += call; }
+        public void RemoveListener(UnityAction call) { calls -= call; }
+        public void Invoke() { if (calls != null) calls(); }
     }
 
     [Serializable]
     public abstract class UnityEvent<T0> : UnityEventBase
     {
-        public void AddListener(UnityAction<T0> call) { }
-        public void RemoveListener(UnityAction<T0> call) { }
-        public void Invoke(T0 arg0) { }
+        UnityAction<T0> calls;
+        public void AddListener(UnityAction<T0> call) { calls += call; }
+        public void RemoveListener(UnityAction<T0> call) { calls -= call; }
+        public void Invoke(T0 arg0) { if (calls != null) calls(arg0); }
     }
 }
 
