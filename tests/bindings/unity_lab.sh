@@ -6,10 +6,11 @@
 #   1. unavailable: with no native library, and with a library of another C ABI (a three-line C
 #      stand-in: a fault the real library cannot make), the component ends Unavailable, says why
 #      in its status and raises Failed;
-#   2. lab, inside the lab's lan namespace: Start opens UDP 45010 on both families (Opened; probed
-#      from wan), the router is graded, 200000 frames of Update allocate nothing (no nursery
+#   2. lab, inside the lab's lan namespace, with the package's sample (PortOpenDemo) on the same
+#      object: Start opens UDP 45010 on both families (Opened; probed from wan), the router is graded, 200000 frames of Update allocate nothing (no nursery
 #      collection); a router restart
-#      gives Lost then Recovered for IPv6 (probed again); CloseAsync removes the rules (Closed;
+#      gives Lost then Recovered for IPv6 (probed again), and the sample's panel shows the routers,
+#      grade A, both families and those events; CloseAsync removes the rules (Closed;
 #      unreachable); a mobile pause closes and the resume reopens; OnDestroy returns at once and
 #      the rules go in the background; a second component's OnApplicationQuit waits until its rules
 #      are gone; a third's, with the router silent, returns at its 2 s bound (the close would wait
@@ -42,8 +43,10 @@ MCS=(mcs -langversion:7.2 -warnaserror -nologo)
   -out:"$BUILD/PortOpen.dll" unity-sample/Runtime/Binding/*.cs
 "${MCS[@]}" -target:library -define:UNITY_5_3_OR_NEWER -r:"$BUILD/UnityEngine.dll" -r:"$BUILD/PortOpen.dll" \
   -out:"$BUILD/PortOpen.Unity.dll" unity-sample/Runtime/Components/*.cs
+"${MCS[@]}" -target:library -define:UNITY_5_3_OR_NEWER -r:"$BUILD/UnityEngine.dll" -r:"$BUILD/PortOpen.dll" \
+  -r:"$BUILD/PortOpen.Unity.dll" -out:"$BUILD/PortOpen.Samples.Demo.dll" unity-sample/Samples~/PortOpenDemo/*.cs
 "${MCS[@]}" -r:"$BUILD/UnityEngine.dll" -r:"$BUILD/PortOpen.dll" -r:"$BUILD/PortOpen.Unity.dll" \
-  -out:"$BUILD/PortOpenerLab.exe" tests/bindings/unity/PortOpenerLab.cs
+  -r:"$BUILD/PortOpen.Samples.Demo.dll" -out:"$BUILD/PortOpenerLab.exe" tests/bindings/unity/PortOpenerLab.cs
 mkdir -p "$BUILD/data" "$BUILD/no-library" "$BUILD/other-abi"
 printf 'unsigned int portopen_abi_version(void) { return 999; }\n' >"$BUILD/other-abi.c"
 gcc -shared -fPIC -o "$BUILD/other-abi/libportopen.so" "$BUILD/other-abi.c"
@@ -118,6 +121,17 @@ echo "   router restarted (rules flushed)"
 say watch
 expect_line "RECOVERED v6"
 expect_reach "$LAN_V6" :: 45010 REACHABLE
+# The sample's panel at this point: routers, grade, both families, the events.
+DEMO=""
+while [[ "$LINE" != "DEMO-END" ]]; do
+  expect_line "DEMO"
+  DEMO+="$LINE"$'\n'
+done
+for want in "Router over IPv6: http://[2001:db8:1::1]" "Router over IPv4: http://" "Router grade: A " \
+  "IPv6: open - peers connect to [$LAN_V6]:45010" "IPv4: open - peers connect to $EXT_V4:45010" \
+  "Opened: " "Lost: IPv6: Lost" "Recovered: IPv6: open"; do
+  grep -qF -- "$want" <<<"$DEMO" || fail "the sample's panel lacks '$want'"
+done
 
 say close
 expect_line "CLOSED"

@@ -62,6 +62,10 @@ static class PortOpenerLab
     static void Lab()
     {
         PortOpener opener = Create(Port);
+        // The package's sample on the same object, as its scene has it.
+        PortOpen.Samples.PortOpenDemo demo = opener.gameObject.AddComponent<PortOpen.Samples.PortOpenDemo>();
+        Message(demo, "Awake");
+        Message(demo, "OnEnable");
         Message(opener, "Start");
         Frames(opener, TimeSpan.FromSeconds(20), () => events.Contains("opened") || events.Contains("failed"));
         Check(events.Contains("opened"), "Opened raised: " + string.Join(",", events.ToArray()));
@@ -93,6 +97,16 @@ static class PortOpenerLab
         Check(events.Contains("lost V6") && events.Contains("recovered V6"), "Lost then Recovered for IPv6: " + string.Join(",", events.ToArray()));
         Check(opener.PublicV6 != null && opener.State == PortOpenerState.Open, "IPv6 advertised again");
         Console.WriteLine("RECOVERED v6 " + opener.PublicV6);
+        Message(demo, "OnGUI");
+        string panel = (string)typeof(PortOpen.Samples.PortOpenDemo)
+            .GetField("panelText", BindingFlags.Instance | BindingFlags.NonPublic).GetValue(demo);
+        foreach (string line in panel.Split('\n'))
+        {
+            if (line.Length == 0) continue;
+            if (line == "Steps:") break;
+            Console.WriteLine("DEMO " + line);
+        }
+        Console.WriteLine("DEMO-END");
 
         Expect("close");
         events.Clear();
