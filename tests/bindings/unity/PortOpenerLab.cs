@@ -179,6 +179,8 @@ static class PortOpenerLab
 
     static int Collections(Action frame)
     {
+        GC.Collect(); // an empty nursery: a stray allocation of another thread cannot tip it over
+        GC.WaitForPendingFinalizers();
         int before = GC.CollectionCount(0);
         for (int i = 0; i < Frames200k; i++) frame();
         return GC.CollectionCount(0) - before;
