@@ -7,14 +7,14 @@
 #      stand-in: a fault the real library cannot make), the component ends Unavailable, says why
 #      in its status and raises Failed;
 #   2. lab, inside the lab's lan namespace, with the package's sample (PortOpenDemo) on the same
-#      object: Start opens UDP 45010 on both families (Opened; probed from wan), the router is graded, 200000 frames of Update allocate nothing (no nursery
-#      collection); a router restart
-#      gives Lost then Recovered for IPv6 (probed again), and the sample's panel shows the routers,
-#      grade A, both families and those events; CloseAsync removes the rules (Closed;
-#      unreachable); a mobile pause closes and the resume reopens; OnDestroy returns at once and
-#      the rules go in the background; a second component's OnApplicationQuit waits until its rules
-#      are gone; a third's, with the router silent, returns at its 2 s bound (the close would wait
-#      3 s per family).
+#      object: Start opens UDP 45010 on both families (Opened; probed from wan) with its journal
+#      and gateway cache under persistentDataPath; the router is graded; 200000 frames of Update
+#      allocate nothing (no nursery collection); a router restart gives Lost then Recovered for
+#      IPv6 (probed again), and the sample's panel shows the routers, grade A, both families and
+#      those events; CloseAsync removes the rules (Closed; unreachable); a mobile pause closes and
+#      the resume reopens; OnDestroy returns at once and the rules go in the background; a second
+#      component's OnApplicationQuit waits until its rules are gone; a third's, with the router
+#      silent, returns at its 2 s bound (the close would wait 3 s per family).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -113,6 +113,10 @@ expect_line "GRADE"
 [[ "$LINE" == "GRADE A" ]] || fail "the lab router is grade A, the component says: $LINE"
 expect_line "COLLECTIONS"
 expect_line "PROBE"
+for f in portopen-udp-45010.journal portopen-udp-45010.gateways; do
+  [[ -s "$UNITY_FAKE_DATA/$f" ]] || fail "no $f under persistentDataPath while open"
+done
+echo "   persistentDataPath: $(cd "$UNITY_FAKE_DATA" && echo portopen-udp-45010.*)"
 expect_reach "$LAN_V6" :: 45010 REACHABLE
 expect_reach "$EXT_V4" 0.0.0.0 45010 REACHABLE
 
