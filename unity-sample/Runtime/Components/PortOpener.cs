@@ -472,7 +472,7 @@ namespace PortOpen.Unity
             catch (DllNotFoundException e)
             {
                 problem = "the native library is missing for this platform (" + NativeFileName() + "): " +
-                    "add it under the package's Plugins/ folder or Assets/Plugins/ - see the package README. (" + e.Message + ")";
+                    "stage it with the package's Tools~/stage-native.sh (package README, step 2). (" + e.Message + ")";
             }
             catch (EntryPointNotFoundException e)
             {
