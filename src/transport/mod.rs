@@ -2,6 +2,7 @@
 //! [`Budget`](crate::cancel::Budget) and by the size caps in [`limits`](crate::limits), and
 //! listening for the router's NOTIFYs (receive only, read without blocking).
 
+mod group;
 pub mod http;
 pub mod notify;
 pub mod pcp;

@@ -22,6 +22,8 @@ use crate::parse::pcp::{
     Nonce, PcpAnswer, CLIENT_PORT, MESSAGE_MAX, SERVER_PORT,
 };
 use crate::platform;
+
+use super::group;
 use crate::types::Family;
 
 const ALL_HOSTS_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 1);
@@ -128,7 +130,7 @@ fn random_u64() -> u64 {
 /// deadline. A denied port may take seconds to answer: the budget decides how long to wait.
 pub fn map(server: SocketAddr, request: &MapRequest, schedule: &Schedule, budget: &Budget) -> Result<Answered<PcpAnswer>, ExchangeError> {
     let wire = request.encode();
-    let mut answers = exchange(request.client, server, &[&wire], schedule, budget, |d| request.match_answer(d).map(|a| (0, a)))?;
+    let mut answers = exchange(request.client, server, &[&wire], schedule, budget, |d| request.match_answer(d).map(|a| (0, a)), Need::All)?;
     // exchange returns Ok only with every request answered.
     answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
 }
@@ -170,7 +172,7 @@ pub fn natpmp_map(
         }
         natpmp_match_address(d).filter(|_| with_address).map(|a| (1, Either::Address(a)))
     };
-    let answers = exchange_until(IpAddr::V4(local), SocketAddr::V4(server), &requests, schedule, budget, accept, Need::First)?;
+    let answers = exchange(IpAddr::V4(local), SocketAddr::V4(server), &requests, schedule, budget, accept, Need::First)?;
     let mut outcome_map = None;
     let mut address = None;
     for a in answers.into_iter().flatten() {
@@ -179,7 +181,7 @@ pub fn natpmp_map(
             Either::Address(x) => address = Some(Answered { answer: x, elapsed: a.elapsed, sends: a.sends }),
         }
     }
-    // exchange_until returns Ok only with request 0 (the map) answered.
+    // exchange (Need::First) returns Ok only with request 0, the map, answered.
     let map = outcome_map.ok_or(ExchangeError::NoAnswer { sends: 0 })?;
     Ok(NatPmpOutcome { map, address })
 }
@@ -187,12 +189,12 @@ pub fn natpmp_map(
 /// NAT-PMP external address request alone, sent from `local`.
 pub fn natpmp_address(local: Ipv4Addr, server: SocketAddrV4, schedule: &Schedule, budget: &Budget) -> Result<Answered<NatPmpAddressResponse>, ExchangeError> {
     let wire = natpmp_address_request();
-    let mut answers = exchange(IpAddr::V4(local), SocketAddr::V4(server), &[&wire], schedule, budget, |d| natpmp_match_address(d).map(|a| (0, a)))?;
+    let mut answers = exchange(IpAddr::V4(local), SocketAddr::V4(server), &[&wire], schedule, budget, |d| natpmp_match_address(d).map(|a| (0, a)), Need::All)?;
     // exchange returns Ok only with every request answered.
     answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
 }
 
-/// Which answers an exchange waits for past the deadline's reach.
+/// What an exchange must have by its deadline to count as answered.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Need {
     /// Every request answered, else `NoAnswer`.
@@ -205,17 +207,6 @@ enum Need {
 /// `accept` maps to it (`Some((index, value))`). Everything else is ignored: datagrams from
 /// another address or port, longer than a PCP message, or not accepted.
 fn exchange<T: Copy>(
-    local: IpAddr,
-    server: SocketAddr,
-    requests: &[&[u8]],
-    schedule: &Schedule,
-    budget: &Budget,
-    accept: impl FnMut(&[u8]) -> Option<(usize, T)>,
-) -> Result<Vec<Option<Answered<T>>>, ExchangeError> {
-    exchange_until(local, server, requests, schedule, budget, accept, Need::All)
-}
-
-fn exchange_until<T: Copy>(
     local: IpAddr,
     server: SocketAddr,
     requests: &[&[u8]],
@@ -338,30 +329,7 @@ impl AnnounceWatch {
     /// Listen on the interface of `local` (the address held open), port 5350 shared with every
     /// other listener of the host (SO_REUSEADDR).
     pub fn open(local: IpAddr) -> io::Result<AnnounceWatch> {
-        let socket = match local {
-            IpAddr::V4(local) => {
-                let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP))?;
-                socket.set_reuse_address(true)?;
-                socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT)).into())?;
-                socket.join_multicast_v4(&ALL_HOSTS_V4, &local)?;
-                socket
-            }
-            IpAddr::V6(local) => {
-                let index = platform::interfaces()?
-                    .into_iter()
-                    .find(|i| i.v6.iter().any(|a| a.ip == local))
-                    .map(|i| i.index)
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface has {local}")))?;
-                let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(socket2::Protocol::UDP))?;
-                socket.set_only_v6(true)?;
-                socket.set_reuse_address(true)?;
-                socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, CLIENT_PORT, 0, 0)).into())?;
-                socket.join_multicast_v6(&ALL_NODES_V6, index)?;
-                socket
-            }
-        };
-        socket.set_nonblocking(true)?;
-        Ok(AnnounceWatch { socket: socket.into() })
+        Ok(AnnounceWatch { socket: group::join(local, CLIENT_PORT, ALL_HOSTS_V4, ALL_NODES_V6)? })
     }
 
     /// What arrived since the last look, read without blocking: at most
