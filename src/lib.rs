@@ -63,3 +63,11 @@ pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
 pub use types::{Family, Protocol};
+
+/// PCP and NAT-PMP groundwork (issue 17) for tests/ and fuzz/ only, until the lease engine uses
+/// it: the wire format (`wire`) and one exchange / the ANNOUNCE listener (`net`). Not a stable API.
+#[doc(hidden)]
+pub mod pcp {
+    pub use crate::parse::pcp as wire;
+    pub use crate::transport::pcp as net;
+}
