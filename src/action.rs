@@ -3,25 +3,45 @@
 
 use crate::error::Error;
 
-/// Every SOAP action portopen sends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SoapAction {
-    GetExternalIpAddress,
-    GetStatusInfo,
-    AddPortMapping,
-    AddAnyPortMapping,
-    DeletePortMapping,
-    DeletePortMappingRange,
-    GetSpecificPortMappingEntry,
-    GetGenericPortMappingEntry,
-    GetListOfPortMappings,
-    GetFirewallStatus,
-    GetOutboundPinholeTimeout,
-    AddPinhole,
-    UpdatePinhole,
-    DeletePinhole,
-    GetPinholePackets,
-    CheckPinholeWorking,
+/// Declares the action list once: the enum, its SOAP names and the list of all of them.
+macro_rules! soap_actions {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every SOAP action portopen sends.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum SoapAction {
+            $($variant,)*
+        }
+
+        impl SoapAction {
+            const ALL: &'static [SoapAction] = &[$(SoapAction::$variant,)*];
+
+            /// The action's name on the wire (SOAPAction header, body element).
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(SoapAction::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+soap_actions! {
+    GetExternalIpAddress => "GetExternalIPAddress",
+    GetStatusInfo => "GetStatusInfo",
+    AddPortMapping => "AddPortMapping",
+    AddAnyPortMapping => "AddAnyPortMapping",
+    DeletePortMapping => "DeletePortMapping",
+    DeletePortMappingRange => "DeletePortMappingRange",
+    GetSpecificPortMappingEntry => "GetSpecificPortMappingEntry",
+    GetGenericPortMappingEntry => "GetGenericPortMappingEntry",
+    GetListOfPortMappings => "GetListOfPortMappings",
+    GetFirewallStatus => "GetFirewallStatus",
+    GetOutboundPinholeTimeout => "GetOutboundPinholeTimeout",
+    AddPinhole => "AddPinhole",
+    UpdatePinhole => "UpdatePinhole",
+    DeletePinhole => "DeletePinhole",
+    GetPinholePackets => "GetPinholePackets",
+    CheckPinholeWorking => "CheckPinholeWorking",
 }
 
 /// What a UPnP error code means for the action that got it: the only reading the rest of the
@@ -54,52 +74,8 @@ pub enum Fault {
 }
 
 impl SoapAction {
-    pub(crate) fn name(self) -> &'static str {
-        use SoapAction::*;
-        match self {
-            GetExternalIpAddress => "GetExternalIPAddress",
-            GetStatusInfo => "GetStatusInfo",
-            AddPortMapping => "AddPortMapping",
-            AddAnyPortMapping => "AddAnyPortMapping",
-            DeletePortMapping => "DeletePortMapping",
-            DeletePortMappingRange => "DeletePortMappingRange",
-            GetSpecificPortMappingEntry => "GetSpecificPortMappingEntry",
-            GetGenericPortMappingEntry => "GetGenericPortMappingEntry",
-            GetListOfPortMappings => "GetListOfPortMappings",
-            GetFirewallStatus => "GetFirewallStatus",
-            GetOutboundPinholeTimeout => "GetOutboundPinholeTimeout",
-            AddPinhole => "AddPinhole",
-            UpdatePinhole => "UpdatePinhole",
-            DeletePinhole => "DeletePinhole",
-            GetPinholePackets => "GetPinholePackets",
-            CheckPinholeWorking => "CheckPinholeWorking",
-        }
-    }
-
-    const ALL: [SoapAction; 16] = {
-        use SoapAction::*;
-        [
-            GetExternalIpAddress,
-            GetStatusInfo,
-            AddPortMapping,
-            AddAnyPortMapping,
-            DeletePortMapping,
-            DeletePortMappingRange,
-            GetSpecificPortMappingEntry,
-            GetGenericPortMappingEntry,
-            GetListOfPortMappings,
-            GetFirewallStatus,
-            GetOutboundPinholeTimeout,
-            AddPinhole,
-            UpdatePinhole,
-            DeletePinhole,
-            GetPinholePackets,
-            CheckPinholeWorking,
-        ]
-    };
-
     pub(crate) fn from_name(name: &str) -> Option<SoapAction> {
-        SoapAction::ALL.into_iter().find(|a| a.name() == name)
+        SoapAction::ALL.iter().copied().find(|a| a.name() == name)
     }
 
     /// True when asking twice with the same arguments leaves the router as asking once: reads,
@@ -161,7 +137,7 @@ mod tests {
 
     #[test]
     fn names_read_back_to_their_action() {
-        for a in SoapAction::ALL {
+        for &a in SoapAction::ALL {
             assert_eq!(SoapAction::from_name(a.name()), Some(a));
         }
         assert_eq!(SoapAction::from_name("Nonsense"), None);
