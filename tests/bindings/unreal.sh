@@ -11,7 +11,8 @@
 #     linked like a delay-loaded DLL (portopen's symbols resolved lazily, after the module loads
 #     the library), then run: missing library, library of another ABI, real library;
 #  4. in a real-router lab: two Open Port nodes at once, reachable from wan, Close Port, nothing
-#     left on the router; then an open followed by a "crash" and a restart that removes it.
+#     left on the router; a router restart seen as On Port Lost / On Port Recovered; an open
+#     followed by a "crash", and the next start removing what it left.
 # What this does not prove: UHT accepting the reflection macros, the engine's real types and
 # TCHAR (16-bit there), packaging, or any platform but Linux. See bindings/unreal/README.md.
 set -euo pipefail
@@ -146,6 +147,20 @@ cp "$LIB_DIR/libportopen.so" "$lab_plugin/Binaries/ThirdParty/PortOpenLibrary/Li
 export PLUGIN_DIR=$lab_plugin SAVED_DIR=$WORK/lab-saved PLUGIN_CASE=lab
 echo "-- lab $LAB_NAME: two Open Port nodes, reachable, Close Port, unreachable (clang++ build)"
 lab_flow lab 46100 "$WORK/plugin-clang++" env -u LD_BIND_NOW
+
+echo "-- lab $LAB_NAME: the router restarts: On Port Lost, On Port Recovered (g++ build)"
+export SAVED_DIR=$WORK/recover-saved PORT=46104 MARKERS=$WORK/recover.markers
+mkdir -p "$MARKERS"
+PLUGIN_CASE=recover timeout "$RUN_LIMIT" ip netns exec "$LAN_NS" env -u LD_BIND_NOW "$WORK/plugin-g++" >"$WORK/recover.log" 2>&1 &
+recover_pid=$!
+wait_marker "$MARKERS/opened" "$recover_pid" || { cat "$WORK/recover.log" >&2; fail "recover: did not open"; }
+"$LAB" restart-router "$LAB_NAME" >/dev/null || fail "lab.sh restart-router failed"
+touch "$MARKERS/restarted"
+wait_marker "$MARKERS/recovered" "$recover_pid" || { cat "$WORK/recover.log" >&2; fail "recover: not recovered"; }
+reach v6 "$PORT" || { cat "$WORK/recover.log" >&2; fail "recover: IPv6 not reachable after recovery"; }
+touch "$MARKERS/close"
+wait "$recover_pid" || { cat "$WORK/recover.log" >&2; fail "recover: the program failed"; }
+echo "    $(grep 'checks, ' "$WORK/recover.log")"
 
 echo "-- lab $LAB_NAME: open, crash, restart cleans up (g++ build)"
 export SAVED_DIR=$WORK/crash-saved PORT=46102

@@ -6,6 +6,7 @@
 //   ready    the real library: subsystem up, files under Saved, requests refused without network
 //   lab      in the lab's lan namespace: two Open Port nodes at once, each its own result;
 //            reachable from wan; Close Port; the marker handshake of lab_flow.bash
+//   recover  in the lab: open; the router restarts; On Port Lost, then On Port Recovered
 //   crash    in the lab: open, then end the process without closing (what a crash leaves)
 //   restart  in the lab, same Saved: the subsystem removes what "crash" left open
 // The program is linked with portopen's symbols unresolved and lazily bound (like a Windows
@@ -275,6 +276,34 @@ void CheckLab() {
   delete Tcp;
 }
 
+/// Open; the runner restarts the router (rules flushed): On Port Lost, then On Port Recovered.
+void Recover() {
+  const int32 Port = std::atoi(Env("PORT").c_str());
+  FGame Game;
+  EXPECT(Game.Subsystem != nullptr, "the subsystem did not start");
+  if (!Game.Subsystem) return;
+  std::vector<FPortOpenEvent> Lost, Recovered;
+  Game.Subsystem->OnPortLost.MockAdd([&Lost](const FPortOpenEvent& E) { Lost.push_back(E); });
+  Game.Subsystem->OnPortRecovered.MockAdd([&Recovered](const FPortOpenEvent& E) { Recovered.push_back(E); });
+  FOpenOutcome* Open = StartOpen(Game.World, Port, EPortOpenProtocol::UDP, true, true);
+  EXPECT(Finish(Open, 60) && Open->bOpened, "open failed: %s", *Open->Result.Error);
+  const int64 Id = Open->Result.Lease.LeaseId;
+  delete Open;
+  Mark("opened");
+  EXPECT(Await("restarted"), "no restarted marker");
+  // IPv6: the pinhole's id is gone after the restart: Lost, re-added, Recovered (lab_lifecycle.rs).
+  const bool Back = MockEngine::FramesUntil([&] { return HasEvent(Recovered, Id, EPortOpenFamily::IPv6, EPortOpenEventKind::Recovered); }, 30);
+  EXPECT(Back, "no On Port Recovered for IPv6 within 30 s of the router restart");
+  EXPECT(HasEvent(Lost, Id, EPortOpenFamily::IPv6, EPortOpenEventKind::Lost), "no On Port Lost for IPv6 before it came back");
+  FPortOpenLease Now;
+  EXPECT(Game.Subsystem->GetLease(Id, Now) && Now.IPv6.Status == EPortOpenStatus::Open, "IPv6 is not open after recovery");
+  Mark("recovered");
+  EXPECT(Await("close"), "no close marker");
+  FCloseOutcome Closed = Close(Game.World, Id, 30);
+  EXPECT(Closed.bClosed, "Close Port failed: %s", *Closed.Error);
+  Mark("closed");
+}
+
 /// Open, then end the process as a crash would: nothing closed, the journal left behind.
 void Crash() {
   const int32 Port = std::atoi(Env("PORT").c_str());
@@ -311,14 +340,15 @@ int main(int argc, char** argv) {
   else if (Case == "abi") CheckUnavailable("ABI version 999 but the plugin was built for ABI version 1");
   else if (Case == "ready") CheckReady();
   else if (Case == "lab") CheckLab();
+  else if (Case == "recover") Recover();
   else if (Case == "crash") Crash();
   else if (Case == "restart") Restart();
   else {
-    std::fprintf(stderr, "usage: plugin missing|abi|ready|lab|crash|restart\n");
+    std::fprintf(stderr, "usage: plugin missing|abi|ready|lab|recover|crash|restart\n");
     return 2;
   }
   EXPECT(BlockingOnGameThread.load() == 0, "%d blocking portopen calls ran on the game thread", BlockingOnGameThread.load());
-  std::printf("plugin %s: %d checks, %d failed (%d blocking calls, none on the game thread)\n", Case.c_str(), Total, Failed,
-              BlockingElsewhere.load());
+  std::printf("plugin %s: %d checks, %d failed (blocking portopen calls: %d off the game thread, %d on it)\n", Case.c_str(),
+              Total, Failed, BlockingElsewhere.load(), BlockingOnGameThread.load());
   return Failed ? 1 : 0;
 }
