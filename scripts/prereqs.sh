@@ -7,7 +7,7 @@ PACKAGES=(
   miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
-  clang patchelf                                           # Unreal plugin against the mock engine
+  clang patchelf g++-mingw-w64-x86-64-posix wine wine64    # Unreal plugin against the mock engine
 )
 
 missing=()

@@ -10,11 +10,13 @@
 #     clang++, -std=c++17 -Wall -Wextra -Werror -fno-exceptions -fno-rtti, into a test program
 #     linked like a delay-loaded DLL (portopen's symbols resolved lazily, after the module loads
 #     the library), then run: missing library, library of another ABI, real library;
-#  4. in a real-router lab: two Open Port nodes at once, reachable from wan, Close Port, nothing
+#  4. the Windows build (mingw, real PE delay-load import) under Wine: starts without the DLL and
+#     says why; names both ABI versions; the same program with a plain import does not start;
+#  5. in a real-router lab: two Open Port nodes at once, reachable from wan, Close Port, nothing
 #     left on the router; a router restart seen as On Port Lost / On Port Recovered; an open
 #     followed by a "crash", and the next start removing what it left.
 # What this does not prove: UHT accepting the reflection macros, the engine's real types and
-# TCHAR (16-bit there), packaging, or any platform but Linux. See bindings/unreal/README.md.
+# TCHAR (16-bit there), MSVC, packaging, Mac/iOS/Android. See bindings/unreal/README.md.
 set -euo pipefail
 source "$(dirname "$0")/lab_flow.bash"
 
@@ -139,6 +141,50 @@ for cxx in g++ clang++; do
   plugin_case "$cxx" abi "$WORK/libportopen-abi999.so"
   plugin_case "$cxx" ready "$LIB_DIR/libportopen.so"
 done
+
+echo "-- Win64 under Wine: the game starts without portopen.dll (real PE delay-loading)"
+# The plugin built for Windows with mingw (PLATFORM_WINDOWS), linked with a delay-import library
+# for portopen.dll made by dlltool from the header's functions. Run under Wine with a prefix of
+# its own, whose wineserver is started inside a network namespace of its own (no interface but
+# a down loopback): these cases send nothing, and could not if they tried.
+WCXX=x86_64-w64-mingw32-g++-posix
+wobjs=()
+for src in "${SOURCES[@]}" "$TESTS/mock/UnrealMock.cpp" "$TESTS/plugin.cpp"; do
+  obj=$WORK/win-$(basename "$src" .cpp).o
+  "$WCXX" "${FLAGS[@]}" "${INCLUDES[@]}" -c "$src" -o "$obj" || fail "$WCXX failed on $src"
+  wobjs+=("$obj")
+done
+{ echo "LIBRARY portopen.dll"; echo EXPORTS
+  grep -oE '^[a-z0-9_ *]*\bportopen_[a-z0-9_]+\(' "$ROOT/include/portopen.h" | grep -oE 'portopen_[a-z0-9_]+\($' | tr -d '(' | sort -u; } >"$WORK/portopen.def"
+x86_64-w64-mingw32-dlltool --input-def "$WORK/portopen.def" --dllname portopen.dll --output-delaylib "$WORK/libportopen-delay.a" &&
+  x86_64-w64-mingw32-dlltool --input-def "$WORK/portopen.def" --dllname portopen.dll --output-lib "$WORK/libportopen-import.a" ||
+  fail "dlltool failed"
+"$WCXX" -static -pthread "${wobjs[@]}" -o "$WORK/plugin.exe" "$WORK/libportopen-delay.a" || fail "cannot link plugin.exe"
+"$WCXX" -static -pthread "${wobjs[@]}" -o "$WORK/plugin-imported.exe" "$WORK/libportopen-import.a" || fail "cannot link plugin-imported.exe"
+echo "    $WCXX: ${#SOURCES[@]} plugin sources, delay-loaded ($(grep -c '^portopen_' "$WORK/portopen.def") functions) and, for contrast, imported"
+win_dir=Binaries/ThirdParty/PortOpenLibrary/Win64/x64
+mkdir -p "$WORK/win-missing/$win_dir" "$WORK/win-abi/$win_dir" "$WORK/win-saved" "$WORK/wine"
+x86_64-w64-mingw32-gcc -shared -o "$WORK/win-abi/$win_dir/portopen.dll" "$TESTS/fake_abi.c" || fail "cannot build the other-ABI DLL"
+HOST_NS=$(readlink /proc/self/ns/net) W=$WORK unshare -n bash -c '
+  set -u
+  export WINEPREFIX=$W/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+  wineserver -f -p & server=$!
+  sleep 0.5
+  ns=$(readlink /proc/$server/ns/net)
+  if [[ -z $ns || $ns == "$HOST_NS" ]]; then echo "wineserver not in its own network namespace" >&2; kill $server; exit 1; fi
+  wine wineboot --init >/dev/null 2>&1
+  rc=0
+  win() { PLUGIN_DIR=$(winepath -w "$W/win-$2" 2>/dev/null) SAVED_DIR=$(winepath -w "$W/win-saved" 2>/dev/null) timeout 120 wine "$W/$1" "$2" >"$W/wine-$1-$2.log" 2>&1; }
+  win plugin.exe missing || rc=1
+  win plugin.exe abi || rc=1
+  WINEDEBUG=err+module win plugin-imported.exe missing && rc=1  # must not even start
+  wineserver -k; wait
+  exit $rc' || { cat "$WORK"/wine-*.log >&2; fail "Wine cases failed"; }
+for c in missing abi; do echo "    wine $(grep 'checks, ' "$WORK/wine-plugin.exe-$c.log")"; done
+imported=$(cat "$WORK/wine-plugin-imported.exe-missing.log")
+[[ $imported != *LogPortOpen* && $imported == *'Library portopen.dll'*'not found'* ]] ||
+  { echo "$imported" >&2; fail "the imported build: expected Windows to refuse to start it for lack of portopen.dll"; }
+echo "    imported instead of delay-loaded, the same program does not start: Wine: Library portopen.dll not found"
 
 lab_up "${PORTOPEN_LAB_PREFIX:-u}ue$$"
 lab_plugin=$WORK/lab-plugin

@@ -5,6 +5,12 @@
 #include <deque>
 #include <filesystem>
 
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <dlfcn.h>
+#endif
+
 namespace MockEngine {
 std::string PluginBaseDir;
 std::string SavedDir;
@@ -148,6 +154,18 @@ TSharedPtr<IPlugin> IPluginManager::FindPlugin(const TCHAR* Name) {
   return TSharedPtr<IPlugin>(std::make_shared<IPlugin>());
 }
 
+#ifdef _WIN32
+void* FPlatformProcess::GetDllHandle(const TCHAR* Path) {
+  // As the engine does: by full path; the delay-load thunks then find the module by name.
+  HMODULE Handle = LoadLibraryA(Path);
+  if (!Handle) std::fprintf(stderr, "mock GetDllHandle: LoadLibrary error %lu\n", GetLastError());
+  return reinterpret_cast<void*>(Handle);
+}
+
+void FPlatformProcess::FreeDllHandle(void* Handle) {
+  if (Handle) FreeLibrary(reinterpret_cast<HMODULE>(Handle));
+}
+#else
 void* FPlatformProcess::GetDllHandle(const TCHAR* Path) {
   // RTLD_GLOBAL: the test programs are linked with the library's symbols unresolved and lazily
   // bound, so, as with a delay-loaded DLL, the first call finds them once this has loaded it.
@@ -159,6 +177,7 @@ void* FPlatformProcess::GetDllHandle(const TCHAR* Path) {
 void FPlatformProcess::FreeDllHandle(void* Handle) {
   if (Handle) dlclose(Handle);
 }
+#endif
 
 namespace MockEngine {
 void BecomeGameThread() { GameThreadId = std::this_thread::get_id(); }

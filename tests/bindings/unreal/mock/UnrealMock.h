@@ -5,8 +5,6 @@
 // TCHAR is char here (UTF-8); in the engine it is a 16-bit type.
 #pragma once
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdarg>
@@ -21,8 +19,13 @@
 #include <vector>
 
 // ---- platform, basic types, text --------------------------------------------------------
+#ifdef _WIN32
+#define PLATFORM_WINDOWS 1
+#define PLATFORM_LINUX 0
+#else
 #define PLATFORM_WINDOWS 0
 #define PLATFORM_LINUX 1
+#endif
 #define PLATFORM_MAC 0
 #define PLATFORM_CPU_ARM_FAMILY 0
 
