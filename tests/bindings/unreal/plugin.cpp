@@ -257,6 +257,19 @@ void CheckLab() {
   const std::string Journal = *GetDefault<UPortOpenSettings>()->JournalFile();
   EXPECT(stat(Journal.c_str(), &Info) == 0 && Info.st_size > 0, "no journal at %s while ports are open", Journal.c_str());
 
+  // A second game instance alive meanwhile (play-in-editor with two players) keeps its own
+  // journal: reading the first one's, it would remove its open ports as a crash's leftovers
+  // (the runner's probes below would then fail).
+  {
+    UGameInstance Second;
+    UPortOpenSubsystem* Other = Second.MockStartSubsystem<UPortOpenSubsystem>();
+    EXPECT(Other != nullptr, "a second game instance has no subsystem");
+    MockEngine::JoinBackground();  // its leftover cleaning, if it had any to do
+  }
+  MockEngine::JoinBackground();
+  MockEngine::Frame();
+  EXPECT(!MockEngine::LogContains("port(s) an earlier run left open"), "the second game instance removed the first one's ports");
+
   FCloseOutcome TcpClosed = Close(Game.World, T.LeaseId, 30);
   EXPECT(TcpClosed.bClosed, "Close Port (TCP) failed: %s", *TcpClosed.Error);
   EXPECT(Game.Subsystem->GetLeases().Num() == 1, "%d leases after closing one", Game.Subsystem->GetLeases().Num());

@@ -10,6 +10,7 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,7 @@ class FName {
 };
 
 // ---- containers and pointers ----------------------------------------------------------------
+// A deque, not a vector: std::vector<bool> hands out proxies, TArray<bool> real references.
 template <class T>
 class TArray {
  public:
@@ -112,13 +114,13 @@ class TArray {
   void Empty() { Items.clear(); }
   T& operator[](int32 Index) { return Items.at(static_cast<size_t>(Index)); }
   const T& operator[](int32 Index) const { return Items.at(static_cast<size_t>(Index)); }
-  typename std::vector<T>::iterator begin() { return Items.begin(); }
-  typename std::vector<T>::iterator end() { return Items.end(); }
-  typename std::vector<T>::const_iterator begin() const { return Items.begin(); }
-  typename std::vector<T>::const_iterator end() const { return Items.end(); }
+  typename std::deque<T>::iterator begin() { return Items.begin(); }
+  typename std::deque<T>::iterator end() { return Items.end(); }
+  typename std::deque<T>::const_iterator begin() const { return Items.begin(); }
+  typename std::deque<T>::const_iterator end() const { return Items.end(); }
 
  private:
-  std::vector<T> Items;
+  std::deque<T> Items;
 };
 
 template <class K, class V>

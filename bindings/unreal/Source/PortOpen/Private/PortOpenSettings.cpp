@@ -16,9 +16,11 @@ FString UPortOpenSettings::FilesDirectory()
 	return IFileManager::Get().ConvertToAbsolutePathForExternalAppForWrite(*FPaths::Combine(FPaths::ProjectSavedDir(), TEXT("PortOpen")));
 }
 
-FString UPortOpenSettings::JournalFile() const
+FString UPortOpenSettings::JournalFile(int32 Slot) const
 {
-	return bJournal ? FPaths::Combine(FilesDirectory(), TEXT("journal.txt")) : FString();
+	if (!bJournal) return FString();
+	const FString Name = Slot <= 0 ? FString(TEXT("journal.txt")) : FString::Printf(TEXT("journal-%d.txt"), Slot + 1);
+	return FPaths::Combine(FilesDirectory(), Name);
 }
 
 FString UPortOpenSettings::GatewayCacheFile() const

@@ -45,6 +45,31 @@ std::string Utf8(const FString& Text)
 {
 	return std::string(TCHAR_TO_UTF8(*Text));
 }
+
+/** Journal slots taken by the game instances alive in this process (game thread only). Two
+ *  instances at once (play-in-editor with several players) must not share a journal: the second
+ *  would read the first one's open ports as leftovers of a crash and remove them. The first
+ *  instance always gets slot 0, so the next start finds what a crash left in it. */
+TArray<bool> GJournalSlots;
+
+int32 ClaimJournalSlot()
+{
+	for (int32 Slot = 0; Slot < GJournalSlots.Num(); ++Slot)
+	{
+		if (!GJournalSlots[Slot])
+		{
+			GJournalSlots[Slot] = true;
+			return Slot;
+		}
+	}
+	GJournalSlots.Add(true);
+	return GJournalSlots.Num() - 1;
+}
+
+void ReleaseJournalSlot(int32 Slot)
+{
+	if (Slot >= 0 && Slot < GJournalSlots.Num()) GJournalSlots[Slot] = false;
+}
 }
 
 bool UPortOpenSubsystem::ShouldCreateSubsystem(UObject* Outer) const
@@ -66,7 +91,8 @@ void UPortOpenSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 	{
 		IFileManager::Get().MakeDirectory(*UPortOpenSettings::FilesDirectory(), true);
 	}
-	Config.journal_file = Utf8(Settings->JournalFile());
+	if (Settings->bJournal) JournalSlot = ClaimJournalSlot();
+	Config.journal_file = Utf8(Settings->JournalFile(JournalSlot));
 	Config.cache_file = Utf8(Settings->GatewayCacheFile());
 
 	// Sends nothing; reads the journal and cache files.
@@ -75,6 +101,8 @@ void UPortOpenSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 	{
 		UE_LOG(LogPortOpen, Error, TEXT("cannot create the portopen client (check Project Settings > Plugins > PortOpen): %s"),
 			*PortOpenNative::ToFString(Created.error().message));
+		ReleaseJournalSlot(JournalSlot);
+		JournalSlot = -1;
 		return;
 	}
 	State = MakeShared<FPortOpenClientState, ESPMode::ThreadSafe>();
@@ -104,7 +132,13 @@ void UPortOpenSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 void UPortOpenSubsystem::Deinitialize()
 {
 	FTSTicker::GetCoreTicker().RemoveTicker(TickHandle);
-	if (State)
+	const int32 Slot = JournalSlot;
+	JournalSlot = -1;
+	if (!State)
+	{
+		ReleaseJournalSlot(Slot);
+	}
+	else
 	{
 		(void)State->Client.cancel(); // opens under way return at once; closing still works
 		TArray<FHeldLeasePtr> Held;
@@ -120,10 +154,17 @@ void UPortOpenSubsystem::Deinitialize()
 		{
 			// The thread pool may not run again: close here, bounded by the action timeout per family.
 			Release();
+			ReleaseJournalSlot(Slot);
 		}
 		else
 		{
-			Async(EAsyncExecution::ThreadPool, MoveTemp(Release));
+			// The journal slot is free again only once the client has written its last journal:
+			// a game instance starting meanwhile takes another one instead of sharing the file.
+			Async(EAsyncExecution::ThreadPool, [Release = MoveTemp(Release), Slot]() mutable
+			{
+				Release();
+				AsyncTask(ENamedThreads::GameThread, [Slot]() { ReleaseJournalSlot(Slot); });
+			});
 		}
 	}
 	Super::Deinitialize();

@@ -46,8 +46,9 @@ public:
 	UPROPERTY(config, EditAnywhere, Category = "Files")
 	bool bGatewayCache = true;
 
-	/** The journal file, absolute; empty when the journal is off. */
-	FString JournalFile() const;
+	/** The journal file of the `Slot`th game instance alive in this process (0: the first,
+	 *  journal.txt; 1: journal-2.txt ...), absolute; empty when the journal is off. */
+	FString JournalFile(int32 Slot = 0) const;
 
 	/** The gateway cache file, absolute; empty when the cache is off. */
 	FString GatewayCacheFile() const;

@@ -74,4 +74,6 @@ private:
 	TMap<int64, TSharedPtr<FPortOpenHeldLease, ESPMode::ThreadSafe>> Leases;
 	FTSTicker::FDelegateHandle TickHandle;
 	int32 PendingOpens = 0;
+	/** Which journal this game instance keeps (UPortOpenSettings::JournalFile); -1: none. */
+	int32 JournalSlot = -1;
 };
