@@ -9,7 +9,8 @@
 #  3. every plugin .cpp compiles against the mock engine (tests/bindings/unreal/mock) with g++ and
 #     clang++, -std=c++17 -Wall -Wextra -Werror -fno-exceptions -fno-rtti, into a test program
 #     linked like a delay-loaded DLL (portopen's symbols resolved lazily, after the module loads
-#     the library), then run: missing library, library of another ABI, real library;
+#     the library), then run: missing library, library of another ABI, real library (and the
+#     first and last under valgrind);
 #  4. the Windows build (mingw, real PE delay-load import) under Wine: starts without the DLL and
 #     says why; names both ABI versions; the same program with a plain import does not start;
 #  5. in a real-router lab: two Open Port nodes at once, reachable from wan, Close Port, nothing
@@ -126,13 +127,16 @@ for cxx in g++ clang++; do
 done
 [[ $(nm -D "$WORK/plugin-g++") == *" U portopen_abi_version"* ]] || fail "the test program does not import portopen_abi_version"
 
-# plugin_case CXX CASE LIBRARY: run the program with a plugin folder holding LIBRARY (or none).
+# plugin_case CXX CASE LIBRARY [RUNNER...]: run the program with a plugin folder holding LIBRARY
+# (or none), through RUNNER (valgrind) if given.
 plugin_case() {
-  local cxx=$1 case=$2 library=$3 dir=$WORK/case-$1-$2
+  local cxx=$1 case=$2 library=$3 dir=$WORK/case-$1-$2${4:+-vg}
+  shift 3
   mkdir -p "$dir/plugin/Binaries/ThirdParty/PortOpenLibrary/Linux/x86_64" "$dir/saved"
   [[ -z $library ]] || cp "$library" "$dir/plugin/Binaries/ThirdParty/PortOpenLibrary/Linux/x86_64/libportopen.so"
-  PLUGIN_DIR=$dir/plugin SAVED_DIR=$dir/saved run_checked "$dir.log" env -u LD_BIND_NOW "$WORK/plugin-$cxx" "$case"
+  PLUGIN_DIR=$dir/plugin SAVED_DIR=$dir/saved run_checked "$dir.log" env -u LD_BIND_NOW "$@" "$WORK/plugin-$cxx" "$case"
   echo "    $cxx $(grep 'checks, ' "$dir.log")"
+  (($# == 0)) || valgrind_summary "$dir.log"
 }
 gcc -shared -fPIC -o "$WORK/libportopen-abi999.so" "$TESTS/fake_abi.c" || fail "cannot build the other-ABI library"
 echo "-- module start-up (no network)"
@@ -141,6 +145,9 @@ for cxx in g++ clang++; do
   plugin_case "$cxx" abi "$WORK/libportopen-abi999.so"
   plugin_case "$cxx" ready "$LIB_DIR/libportopen.so"
 done
+echo "-- the same under valgrind (g++ build)"
+plugin_case g++ missing "" "${VALGRIND[@]}"
+plugin_case g++ ready "$LIB_DIR/libportopen.so" "${VALGRIND[@]}"
 
 echo "-- Win64 under Wine: the game starts without portopen.dll (real PE delay-loading)"
 # The plugin built for Windows with mingw (PLATFORM_WINDOWS), linked with a delay-import library
