@@ -171,7 +171,7 @@ x86_64-w64-mingw32-dlltool --input-def "$WORK/portopen.def" --dllname portopen.d
 echo "    $WCXX: ${#SOURCES[@]} plugin sources, delay-loaded ($(grep -c '^portopen_' "$WORK/portopen.def") functions) and, for contrast, imported"
 win_dir=Binaries/ThirdParty/PortOpenLibrary/Win64/x64
 mkdir -p "$WORK/win-missing/$win_dir" "$WORK/win-abi/$win_dir" "$WORK/win-saved" "$WORK/wine"
-x86_64-w64-mingw32-gcc -shared -o "$WORK/win-abi/$win_dir/portopen.dll" "$TESTS/fake_abi.c" || fail "cannot build the other-ABI DLL"
+x86_64-w64-mingw32-gcc-posix -shared -o "$WORK/win-abi/$win_dir/portopen.dll" "$TESTS/fake_abi.c" || fail "cannot build the other-ABI DLL"
 HOST_NS=$(readlink /proc/self/ns/net) W=$WORK unshare -n bash -c '
   set -u
   export WINEPREFIX=$W/wine WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
