@@ -16,9 +16,11 @@ PY=${PYTHON:-python3}
 #                           once by build-miniupnpd.sh) | 2.3.1-nopcp | 2.3.9-nopcp | /path/to/miniupnpd
 #   PORTOPEN_LAB_HTTP_PORT  fixed (5000, default) | random (http_port=0: a new port at every start)
 #   PORTOPEN_LAB_CONF       extra miniupnpd.conf lines, separated by newlines or ';'
+#   PORTOPEN_LAB_UPTIME     long (default) | boot: the router's clocks at each start (see start_router)
 DEFAULT_ROUTER=${PORTOPEN_LAB_ROUTER:-${MINIUPNPD:-2.3.1}}
 DEFAULT_HTTP_PORT=${PORTOPEN_LAB_HTTP_PORT:-fixed}
 DEFAULT_CONF=${PORTOPEN_LAB_CONF:-}
+DEFAULT_UPTIME=${PORTOPEN_LAB_UPTIME:-long}
 VARIANTS="default reserved-wan igd1 no-router no-pinhole"
 # Extra LAN hosts (add-hosts) number 1..HOSTS_MAX and get 192.168.77.(10+K) / 2001:db8:1::(10+K)
 # (the same digits in both), below the lan host's .100.
@@ -30,7 +32,7 @@ BRIDGE_MAC=02:00:5e:77:00:01
 die() { echo "lab: $*" >&2; exit 1; }
 usage() {
   cat >&2 <<EOF
-usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--conf LINE]...
+usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--uptime long|boot] [--conf LINE]...
                                     VARIANT: ${VARIANTS// /|} (default: default)
                                     R: 2.3.1|2.3.9|2.3.1-nopcp|2.3.9-nopcp|/path/to/miniupnpd
        $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
@@ -132,6 +134,8 @@ WAN_HOST_V4=$WAN_HOST_V4
 WAN_HOST_V6=2001:db8:ffff::2
 HTTP_PORT=$HTTP_PORT
 HTTP_PORT_MODE=$HTTP_PORT_MODE
+ROUTER_UPTIME=$ROUTER_UPTIME
+ROUTER_CLOCK_OFFSET=${ROUTER_CLOCK_OFFSET:-}
 LOCATION_V4=${HTTP_PORT:+http://192.168.77.1:$HTTP_PORT/rootDesc.xml}
 LOCATION_V6=${HTTP_PORT:+http://[2001:db8:1::1]:$HTTP_PORT/rootDesc.xml}
 ROUTER=$ROUTER
@@ -150,6 +154,8 @@ load_env() {
   VARIANT=$(sed -n 's/^VARIANT=//p' "$DIR/env")
   HTTP_PORT=$(sed -n 's/^HTTP_PORT=//p' "$DIR/env")
   HTTP_PORT_MODE=$(sed -n 's/^HTTP_PORT_MODE=//p' "$DIR/env")
+  ROUTER_UPTIME=$(sed -n 's/^ROUTER_UPTIME=//p' "$DIR/env")
+  ROUTER_CLOCK_OFFSET=$(sed -n 's/^ROUTER_CLOCK_OFFSET=//p' "$DIR/env")
   ROUTER=$(sed -n 's/^ROUTER=//p' "$DIR/env")
   MINIUPNPD=$(sed -n 's/^ROUTER_BIN=//p' "$DIR/env")
   ROUTER_VERSION=$(sed -n 's/^ROUTER_VERSION=//p' "$DIR/env")
@@ -262,7 +268,23 @@ start_router() {
   # namespace (nothing propagates to the host), /dev is a small tmpfs holding the few devices
   # it needs and a `log` link to the lab's sink. -d copies every line to stderr, our log file.
   # nohup, `ip netns exec`, unshare and the shell's `exec` all exec, so $! is miniupnpd's pid.
-  nohup ip netns exec "$RTR_NS" unshare --mount --propagation private sh -c '
+  #
+  # The router's clocks (a time namespace of its own): miniupnpd counts time on the monotonic
+  # clock, which on a real router starts at 0 at power-on, and sends its first ssdp:alive
+  # NOTIFY only once that clock passes notify_interval (900 s; 2.3.9: 836-899 s). On the host
+  # the clock is the machine's uptime, so without this the lab router would announce its start
+  # or not depending on how long the machine has been up.
+  #   long: the clocks read a day more than the host's: a router up for long whose daemon
+  #         (re)starts; it announces itself at once (NOTIFY with the new BOOTID).
+  #   boot: the clocks read ~1 s at every start: a router that has just powered on; it sends no
+  #         NOTIFY for its first ~15 minutes (only the ssdp:byebye of the stop before it).
+  local offset=86400
+  [[ "$ROUTER_UPTIME" != boot ]] || offset=$((1 - $("$PY" -c 'import time; print(int(time.monotonic()))')))
+  ROUTER_CLOCK_OFFSET=$offset # env: the router's monotonic clock = the host's + this
+  local boot_offset=$offset
+  [[ "$ROUTER_UPTIME" != boot ]] || boot_offset=$((1 - $(cut -d. -f1 /proc/uptime)))
+  nohup ip netns exec "$RTR_NS" unshare --time --monotonic "$offset" --boottime "$boot_offset" \
+    --mount --propagation private sh -c '
     set -e
     dir=$1; shift
     mkdir -p "$dir/dev"
@@ -356,18 +378,20 @@ cmd_up() {
   if [[ $# -gt 0 && "$1" != --* ]]; then VARIANT=$1; shift; fi
   [[ " $VARIANTS " == *" $VARIANT "* ]] || die "unknown variant '$VARIANT' ($VARIANTS)"
   local router=$DEFAULT_ROUTER extra=$DEFAULT_CONF
-  HTTP_PORT_MODE=$DEFAULT_HTTP_PORT
+  HTTP_PORT_MODE=$DEFAULT_HTTP_PORT ROUTER_UPTIME=$DEFAULT_UPTIME
   while [[ $# -gt 0 ]]; do
     [[ $# -ge 2 ]] || usage
     case $1 in
       --router) router=$2 ;;
       --http-port) HTTP_PORT_MODE=$2 ;;
+      --uptime) ROUTER_UPTIME=$2 ;;
       --conf) extra+=$'\n'$2 ;;
       *) usage ;;
     esac
     shift 2
   done
   [[ "$HTTP_PORT_MODE" == fixed || "$HTTP_PORT_MODE" == random ]] || die "--http-port: fixed or random, got '$HTTP_PORT_MODE'"
+  [[ "$ROUTER_UPTIME" == long || "$ROUTER_UPTIME" == boot ]] || die "--uptime: long or boot, got '$ROUTER_UPTIME'"
   resolve_router "$router"
   if [[ "$VARIANT" == igd1 ]] && ! grep -aq force_igd_desc_v1 "$MINIUPNPD"; then
     die "variant igd1: $MINIUPNPD has no force_igd_desc_v1 option"

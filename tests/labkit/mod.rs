@@ -47,23 +47,89 @@ pub struct LabHost {
     pub v6: Ipv6Addr,
 }
 
+/// The router a lab runs and its web port. Unset fields follow the test command's choice
+/// (`PORTOPEN_LAB_ROUTER`, `PORTOPEN_LAB_HTTP_PORT`, `PORTOPEN_LAB_CONF`, read by lab.sh), so
+/// one test runs against every router of the matrix; a test about one router's behaviour sets
+/// it here.
+#[derive(Clone, Debug, Default)]
+pub struct Router<'a> {
+    /// `2.3.1` (Debian 12's package), `2.3.9` (Debian 13's, built once into
+    /// /var/cache/portopen-lab), `2.3.1-nopcp`, `2.3.9-nopcp`, or a path to a miniupnpd.
+    pub version: Option<&'a str>,
+    /// Its web port: a fixed one, or a new one at every start (`http_port=0`).
+    pub http_port: Option<HttpPort>,
+    /// Extra miniupnpd.conf lines (before the permission rules; an option given again wins).
+    pub conf: &'a [&'a str],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpPort {
+    Fixed,
+    Random,
+}
+
 impl Lab {
-    /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole).
+    /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole) with the
+    /// test command's router (see `Router`).
     pub fn up(variant: &str) -> Lab {
+        Lab::up_with(variant, &Router::default())
+    }
+
+    /// A fresh lab of `variant` with the router `router` asks for.
+    pub fn up_with(variant: &str, router: &Router) -> Lab {
         // Unique per run (scripts/test.sh sets the prefix and removes its labs at exit, even
         // after a crash), per test binary (pid) and per lab.
         let prefix = std::env::var("PORTOPEN_LAB_PREFIX").unwrap_or_else(|_| "t".into());
         let name = format!("{prefix}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         assert!(name.len() <= 16 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "bad lab name: {name}");
-        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["up", &name, variant]));
-        assert!(out.status.success(), "lab.sh up {name} {variant} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", text(&out));
-        let env_text = std::fs::read_to_string(format!("/tmp/portopen-lab/{name}/env")).expect("lab env file");
-        let env = env_text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Lab { name, env }
+        let mut args = vec!["up".to_string(), name.clone(), variant.to_string()];
+        if let Some(version) = router.version {
+            args.extend(["--router".to_string(), version.to_string()]);
+        }
+        if let Some(port) = router.http_port {
+            args.extend(["--http-port".to_string(), if port == HttpPort::Fixed { "fixed" } else { "random" }.to_string()]);
+        }
+        for line in router.conf {
+            args.extend(["--conf".to_string(), line.to_string()]);
+        }
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(&args));
+        assert!(out.status.success(), "lab.sh {} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", args.join(" "), text(&out));
+        let mut lab = Lab { name, env: HashMap::new() };
+        lab.env = lab.read_env();
+        lab
     }
 
+    fn read_env(&self) -> HashMap<String, String> {
+        let env_text = std::fs::read_to_string(self.dir().join("env")).expect("lab env file");
+        env_text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// A value of the lab's env as it was when the lab came up (addresses, namespaces: they
+    /// never change). For what a router start changes, see `current`.
     pub fn var(&self, key: &str) -> &str {
         self.env.get(key).map(|s| s.as_str()).unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+
+    /// A value of the lab's env now: `HTTP_PORT`, `LOCATION_V4`, `LOCATION_V6` and `ROUTER_PID`
+    /// change at every router start (a random web port is new each time).
+    pub fn current(&self, key: &str) -> String {
+        self.read_env().remove(key).unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+
+    /// The router's web port now (empty env value: no router runs, or UPnP is off).
+    pub fn http_port(&self) -> Option<u16> {
+        let port = self.current("HTTP_PORT");
+        (!port.is_empty()).then(|| port.parse().unwrap_or_else(|_| panic!("lab env HTTP_PORT={port}")))
+    }
+
+    /// The router's description URL now, on its IPv4 or IPv6 LAN address.
+    pub fn location(&self, v6: bool) -> String {
+        self.current(if v6 { "LOCATION_V6" } else { "LOCATION_V4" })
+    }
+
+    /// The running router's version (`2.3.1`, `2.3.9`: what `miniupnpd --version` says).
+    pub fn router_version(&self) -> &str {
+        self.var("ROUTER_VERSION")
     }
     pub fn lan_ns(&self) -> String {
         self.var("LAN_NS").to_string()
