@@ -38,6 +38,7 @@ usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--uptime lo
        $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
        $0 down NAME | down-all [PREFIX]
        $0 stop-router NAME | start-router NAME | restart-router NAME
+       $0 flush-chains NAME         # "silent flush": miniupnpd's chains emptied while it runs
        $0 rules NAME
        $0 exec NAME lan|rtr|wan|hK CMD...
 EOF
@@ -213,12 +214,16 @@ table inet filter {
 EOF
 }
 
-flush_router_state() {
+flush_chains() {
   local c
   for c in miniupnpd prerouting_miniupnpd postrouting_miniupnpd; do
     in_ns "$RTR_NS" nft flush chain inet filter "$c"
   done
   in_ns "$RTR_NS" "$PY" "$PROBE" ct-flush
+}
+
+flush_router_state() {
+  flush_chains
   rm -f "$DIR/leases" "$DIR/leases6"
 }
 
@@ -525,6 +530,9 @@ case $cmd in
   start-router) need_lab "${1:-}"; start_router ;;
   restart-router) need_lab "${1:-}"; restart_router ;;
   rules) need_lab "${1:-}"; in_ns "$RTR_NS" nft list ruleset ;;
+  # A firewall reload behind the daemon's back (OpenWrt's does this): its three chains emptied
+  # while it runs, its own state kept. Conntrack too, so no established flow hides the loss.
+  flush-chains) need_lab "${1:-}"; flush_chains ;;
   exec)
     [[ $# -ge 3 ]] || usage
     lab_vars "$1"

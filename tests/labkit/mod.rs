@@ -252,6 +252,19 @@ impl Lab {
         out
     }
 
+    /// The IPv6 pinholes the router holds now, read from its nftables rules: miniupnpd keeps each
+    /// pinhole's id and expiry in the rule's user data (`pinhole-UID ts-EXPIRY: DESC`, EXPIRY on
+    /// the router's monotonic clock), which `nft --debug=netlink` shows. UPnP has no action that
+    /// reads a pinhole's lease back (`GetPinholeTimeout` is not in the spec), so this is how a
+    /// test sees the lease the router really holds.
+    pub fn router_pinholes(&self) -> Vec<RouterPinhole> {
+        let out = self.exec("rtr", &["nft", "--debug=netlink", "list", "chain", "inet", "filter", "miniupnpd"]);
+        assert!(out.status.success(), "nft --debug=netlink: {}", text(&out));
+        let offset: i64 = self.current("ROUTER_CLOCK_OFFSET").parse().expect("lab env ROUTER_CLOCK_OFFSET");
+        let router_now = monotonic_secs() + offset;
+        parse_pinholes(&String::from_utf8_lossy(&out.stdout), router_now)
+    }
+
     pub fn lab_sh(&self, cmd: &str) {
         let out = run(Command::new(repo().join("tests/lab/lab.sh")).args([cmd, &self.name]));
         assert!(out.status.success(), "lab.sh {cmd}: {}", text(&out));
@@ -300,6 +313,54 @@ impl Lab {
         }
         counts
     }
+}
+
+/// An IPv6 pinhole as the router holds it (`Lab::router_pinholes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterPinhole {
+    /// Its UniqueID (what AddPinhole answered).
+    pub uid: u16,
+    /// The destination port it opens.
+    pub port: u16,
+    /// Seconds until the router drops it.
+    pub lease_left: i64,
+}
+
+/// The pinholes in `nft --debug=netlink list chain ...` output: a rule is a header line
+/// (`inet filter miniupnpd HANDLE`), its expressions, and `userdata = { pinhole-UID ts-TS: DESC }`.
+/// The destination port is the comparison after the load of 2 bytes at transport header + 2,
+/// printed as a little-endian register (`0x0000409c` is port 0x9c40, 40000).
+fn parse_pinholes(listing: &str, router_now: i64) -> Vec<RouterPinhole> {
+    let mut found = Vec::new();
+    let mut port = None;
+    let mut after_dport_load = false;
+    for line in listing.lines().map(str::trim) {
+        if line.starts_with("inet filter ") {
+            port = None;
+        } else if line.contains("payload load 2b @ transport header + 2 ") {
+            after_dport_load = true;
+            continue;
+        } else if after_dport_load && line.starts_with("[ cmp eq reg 1 0x") {
+            let reg = u32::from_str_radix(line.trim_start_matches("[ cmp eq reg 1 0x").trim_end_matches(" ]"), 16).expect("dport register");
+            port = Some(u16::from_be_bytes([(reg & 0xff) as u8, (reg >> 8) as u8]));
+        } else if let Some(data) = line.strip_prefix("userdata = { pinhole-") {
+            let (uid, rest) = data.split_once(" ts-").expect("pinhole user data: pinhole-UID ts-TS");
+            let ts: i64 = rest.split(':').next().unwrap().trim().parse().expect("pinhole ts");
+            let port = port.expect("a pinhole rule without a destination port");
+            found.push(RouterPinhole { uid: uid.parse().expect("pinhole uid"), port, lease_left: ts - router_now });
+        }
+        after_dport_load = false;
+    }
+    found
+}
+
+/// CLOCK_MONOTONIC in whole seconds (what miniupnpd counts time on, before the lab's offset).
+fn monotonic_secs() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    ts.tv_sec
 }
 
 impl Drop for Lab {
