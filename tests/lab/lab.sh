@@ -37,7 +37,7 @@ usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--uptime lo
                                     R: 2.3.1|2.3.9|2.3.1-nopcp|2.3.9-nopcp|/path/to/miniupnpd
        $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
        $0 down NAME | down-all [PREFIX]
-       $0 stop-router NAME | start-router NAME | restart-router NAME
+       $0 stop-router NAME | start-router NAME | restart-router NAME [--uptime long|boot]
        $0 flush-chains NAME         # "silent flush": miniupnpd's chains emptied while it runs
        $0 rules NAME
        $0 exec NAME lan|rtr|wan|hK CMD...
@@ -528,7 +528,11 @@ case $cmd in
   down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;
   start-router) need_lab "${1:-}"; start_router ;;
-  restart-router) need_lab "${1:-}"; restart_router ;;
+  restart-router)
+    need_lab "${1:-}"
+    if [[ $# -eq 3 && "$2" == --uptime && ( "$3" == long || "$3" == boot ) ]]; then ROUTER_UPTIME=$3
+    elif [[ $# -ne 1 ]]; then usage; fi
+    restart_router ;;
   rules) need_lab "${1:-}"; in_ns "$RTR_NS" nft list ruleset ;;
   # A firewall reload behind the daemon's back (OpenWrt's does this): its three chains emptied
   # while it runs, its own state kept. Conntrack too, so no established flow hides the loss.

@@ -265,6 +265,13 @@ impl Lab {
         parse_pinholes(&String::from_utf8_lossy(&out.stdout), router_now)
     }
 
+    /// A router reboot from power-on: like `restart-router`, and the router's clocks start at
+    /// ~0, as a real router's do (miniupnpd then sends no NOTIFY for its first ~15 minutes).
+    pub fn restart_router_from_power_on(&self) {
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["restart-router", &self.name, "--uptime", "boot"]));
+        assert!(out.status.success(), "lab.sh restart-router --uptime boot: {}", text(&out));
+    }
+
     pub fn lab_sh(&self, cmd: &str) {
         let out = run(Command::new(repo().join("tests/lab/lab.sh")).args([cmd, &self.name]));
         assert!(out.status.success(), "lab.sh {cmd}: {}", text(&out));
