@@ -43,7 +43,13 @@ fn open_both(lab: &Lab, port: u16, lease: u32) -> (&'static Client, &'static por
 
 /// Polls events and reachability until both families are reachable from `wan` again, or
 /// `limit` after `since`. Returns when each came back and every event seen.
-fn wait_both_back(lab: &Lab, client: &Client, port: u16, since: Instant, limit: Duration) -> (Option<Duration>, Option<Duration>, Vec<(Family, EventKind, String)>) {
+fn wait_both_back(
+    lab: &Lab,
+    client: &Client,
+    port: u16,
+    since: Instant,
+    limit: Duration,
+) -> (Option<Duration>, Option<Duration>, Vec<(Family, EventKind, String)>) {
     let (mut v6_back, mut v4_back, mut seen) = (None, None, Vec::new());
     while since.elapsed() < limit && (v6_back.is_none() || v4_back.is_none()) {
         seen.extend(events(client));
