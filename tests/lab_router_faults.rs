@@ -18,11 +18,14 @@ fn request(port: u16, lease: u32) -> OpenRequest {
     OpenRequest { lease_secs: lease, ..OpenRequest::new(Protocol::Udp, port) }
 }
 
-fn events(client: &Client) -> Vec<(Family, EventKind, String)> {
+/// An event as these tests look at it: family, kind, message.
+type Seen = (Family, EventKind, String);
+
+fn events(client: &Client) -> Vec<Seen> {
     std::iter::from_fn(|| client.poll_event()).map(|e| (e.family, e.kind, e.message)).collect()
 }
 
-fn has(seen: &[(Family, EventKind, String)], family: Family, kind: EventKind) -> bool {
+fn has(seen: &[Seen], family: Family, kind: EventKind) -> bool {
     seen.iter().any(|(f, k, _)| (*f, *k) == (family, kind))
 }
 
@@ -43,13 +46,7 @@ fn open_both(lab: &Lab, port: u16, lease: u32) -> (&'static Client, &'static por
 
 /// Polls events and reachability until both families are reachable from `wan` again, or
 /// `limit` after `since`. Returns when each came back and every event seen.
-fn wait_both_back(
-    lab: &Lab,
-    client: &Client,
-    port: u16,
-    since: Instant,
-    limit: Duration,
-) -> (Option<Duration>, Option<Duration>, Vec<(Family, EventKind, String)>) {
+fn wait_both_back(lab: &Lab, client: &Client, port: u16, since: Instant, limit: Duration) -> (Option<Duration>, Option<Duration>, Vec<Seen>) {
     let (mut v6_back, mut v4_back, mut seen) = (None, None, Vec::new());
     while since.elapsed() < limit && (v6_back.is_none() || v4_back.is_none()) {
         seen.extend(events(client));
