@@ -92,7 +92,7 @@ binding_router() {
 for t in tests/bindings/*.sh; do
   [[ -e "$t" ]] || continue
   read -r router port <<<"$(binding_router "$t")"
-  part "$t (miniupnpd $router, $port web port)"
+  if grep -q 'lab\.sh\|lab_up' "$t"; then part "$t (miniupnpd $router, $port web port)"; else part "$t"; fi
   PORTOPEN_LAB_ROUTER=$router PORTOPEN_LAB_HTTP_PORT=$port "$t"
 done
 part ""
