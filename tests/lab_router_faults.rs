@@ -83,6 +83,17 @@ fn report(line: String) {
     eprintln!("lab_router_faults: {line}");
 }
 
+/// After a reboot (the router answering again at `back`), which dropped both families: both
+/// reachable from `wan` again within 10 s. Returns the events seen meanwhile.
+fn assert_both_back_within_10_s(lab: &Lab, client: &Client, port: u16, back: Instant, what: &str) -> Vec<Seen> {
+    assert!(!lab.reach_v6("udp", port) && !lab.reach_v4("udp", port), "the reboot dropped both");
+    let (v6, v4, seen) = wait_both_back(lab, client, port, back, Duration::from_secs(10));
+    let kinds: Vec<_> = seen.iter().map(|(f, k, _)| (f, k)).collect();
+    report(format!("miniupnpd {} {what}: IPv6 back after {v6:?}, IPv4 after {v4:?}; events {kinds:?}", lab.router_version()));
+    assert!(v6.is_some() && v4.is_some(), "not both reachable within 10 s of the router's return: IPv6 {v6:?}, IPv4 {v4:?}; events {seen:?}");
+    seen
+}
+
 /// Issue 19 item 1: a router that reboots onto another web port (its LOCATION changes). Its
 /// NOTIFY with the new BOOTID carries the new LOCATION; both families must be reachable again
 /// within 10 s of the router's return, with Lost/Recovered events, and close must reach it.
@@ -97,14 +108,7 @@ fn a_reboot_onto_a_new_web_port_is_heard_and_both_families_are_back_within_10_s(
     let back = Instant::now();
     let new_port = lab.http_port().expect("a web port after the reboot");
     assert_ne!(old_port, new_port, "the reboot moved the router's web port");
-    assert!(!lab.reach_v6("udp", PORT) && !lab.reach_v4("udp", PORT), "the reboot dropped both");
-    let (v6, v4, seen) = wait_both_back(&lab, client, PORT, back, Duration::from_secs(10));
-    report(format!(
-        "miniupnpd {} web port {old_port} -> {new_port}: IPv6 back after {v6:?}, IPv4 after {v4:?}; events {:?}",
-        lab.router_version(),
-        seen.iter().map(|(f, k, _)| (f, k)).collect::<Vec<_>>()
-    ));
-    assert!(v6.is_some() && v4.is_some(), "not both reachable within 10 s of the router's return: IPv6 {v6:?}, IPv4 {v4:?}; events {seen:?}");
+    let seen = assert_both_back_within_10_s(&lab, client, PORT, back, &format!("web port {old_port} -> {new_port}"));
     assert!(has(&seen, Family::V6, EventKind::Lost) && has(&seen, Family::V6, EventKind::Recovered), "IPv6 Lost then Recovered: {seen:?}");
     assert!(has(&seen, Family::V4, EventKind::Recovered) || has(&seen, Family::V4, EventKind::Renewed), "an IPv4 event saying it is back: {seen:?}");
     close_and_check_nothing_left(&lab, client, lease, PORT);
@@ -120,14 +124,7 @@ fn a_router_powered_on_again_on_a_new_web_port_is_found_and_both_families_are_ba
     const PORT: u16 = 44850;
     let (client, lease) = open_both(&lab, PORT, 600);
     lab.restart_router_from_power_on(); // its clocks start at ~0: no NOTIFY for ~15 minutes
-    let back = Instant::now();
-    let (v6, v4, seen) = wait_both_back(&lab, client, PORT, back, Duration::from_secs(10));
-    report(format!(
-        "miniupnpd {} powered on (no NOTIFY): IPv6 back after {v6:?}, IPv4 after {v4:?}; events {:?}",
-        lab.router_version(),
-        seen.iter().map(|(f, k, _)| (f, k)).collect::<Vec<_>>()
-    ));
-    assert!(v6.is_some() && v4.is_some(), "not both reachable within 10 s of the router's return: IPv6 {v6:?}, IPv4 {v4:?}; events {seen:?}");
+    assert_both_back_within_10_s(&lab, client, PORT, Instant::now(), "powered on (no NOTIFY)");
     close_and_check_nothing_left(&lab, client, lease, PORT);
 }
 
