@@ -302,8 +302,9 @@ start_router() {
   echo $! >"$PIDF"
   # The web port: the configured one, or with http_port=0 the one this start picked (it says
   # so in its log). Nobody may assume the port: tests read HTTP_PORT/LOCATION_* from env.
-  # A router with UPnP off (enable_upnp=no, a PCP/NAT-PMP-only router) has no web port: it is up
-  # once it says it started.
+  # A router with UPnP off (enable_upnp=no: `up --conf`, or appended to miniupnpd.conf between
+  # stop-router and start-router; a PCP/NAT-PMP-only router) has no web port: it is up once its
+  # log says it listens for NAT-PMP/PCP.
   HTTP_PORT=""
   local i url="" upnp=yes
   upnp=$(sed -n 's/^enable_upnp=//p' "$CONF" | tail -n 1)
@@ -311,11 +312,11 @@ start_router() {
     # Right after the fork its command may still be nohup or ip: no name check.
     pid_alive "$(<"$PIDF")" || break
     if [[ "$upnp" == no ]]; then
-      if tail -c +"$log_from" "$LOG" | grep -q 'version .* starting'; then
+      if tail -c +"$log_from" "$LOG" | grep -q 'Listening for NAT-PMP'; then
         if router_alive "$(<"$PIDF")"; then write_env; return 0; fi
         break
       fi
-      sleep 0.1
+      sleep 0.2
       continue
     fi
     [[ -n "$HTTP_PORT" ]] || HTTP_PORT=$(tail -c +"$log_from" "$LOG" | sed -n 's/.*HTTP listening on port \([0-9]\{1,5\}\)$/\1/p' | head -n 1)
