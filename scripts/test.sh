@@ -31,7 +31,7 @@ cargo build --quiet --all-targets
 # from PORTOPEN_LAB_HTTP_PORT (fixed 5000, or random: http_port=0, a new port at every start).
 #   2.3.1 fixed   every test (unit, fault, lab, load): the reference run
 #   2.3.9 fixed   every Rust lab test but the load test: where the versions answer differently
-#                 (pinhole errors, AddPinhole leases, external address on a CGNAT WAN)
+#                 (pinhole errors, AddPinhole leases, external address on a CGNAT WAN, PCP)
 #   random port   on both versions, the lab tests where the port matters: discovery, the
 #                 gateway cache, open and close, upnpc beside us (and a reboot onto a new
 #                 port: lab_router_faults, which picks the random port itself)
@@ -53,7 +53,7 @@ for t in "${AWAITING_FIX[@]}"; do SKIP+=(--skip "$t"); done
 # with both versions, whatever PORTOPEN_LAB_HTTP_PORT says.)
 RANDOM_PORT_TESTS=(discovery_finds_the_router the_gateway_cache open_both_families_then_close
   upnpc_sees_our_mapping)
-LAB_TESTS=(--test lab_router --test lab_lifecycle --test lab_recovery --test lab_router_faults)
+LAB_TESTS=(--test lab_router --test lab_lifecycle --test lab_recovery --test lab_router_faults --test lab_pcp)
 
 part "router 2.3.9 from Debian 13's source (built once, then cached)"
 tests/lab/build-miniupnpd.sh 2.3.9
