@@ -2,7 +2,6 @@
 //! (`driver.rs` says how threads and locks work). `open` works on IPv4 and IPv6 in parallel;
 //! closing a lease, or dropping the client, removes everything it made.
 
-use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +16,7 @@ use crate::gateway::Gateway;
 use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest};
 use crate::limits::MAPPING_LEASE_MAX_SECS;
-use crate::persist::{self, JournalEntry};
+use crate::persist;
 use crate::route_upnp::UpnpRoute;
 use crate::types::{Family, Protocol};
 use crate::{driver::Inner, keeper};
@@ -101,49 +100,7 @@ impl Client {
     /// pinhole of this host's address and `port` (found by its tuple). Per family: whether
     /// something was removed.
     pub fn close_port(&self, protocol: Protocol, port: u16, families: &[Family]) -> Vec<(Family, Result<bool, Error>)> {
-        let route = &self.inner.route;
-        families
-            .iter()
-            .map(|&family| {
-                let result = route.gateway(family, false).and_then(|gw| {
-                    let entry = match (family, gw.local_addr) {
-                        (Family::V4, IpAddr::V4(me)) => {
-                            let held = match gw.get_specific_port_mapping(None, port, protocol, &route.budget()) {
-                                Ok(m) => m,
-                                Err(e) if e.is_gone() => return Ok(false),
-                                Err(e) => return Err(e),
-                            };
-                            if held.internal_client != me {
-                                return Err(Error::InvalidArgument(format!(
-                                    "port {port}/{protocol} is mapped to {}, not to this host ({me})",
-                                    held.internal_client
-                                )));
-                            }
-                            JournalEntry::Mapping {
-                                control: gw.wan_service("DeletePortMapping")?.clone(),
-                                local: gw.local_addr,
-                                external_port: port,
-                                protocol,
-                                internal_client: me,
-                                internal_port: held.internal_port,
-                                description: held.description,
-                            }
-                        }
-                        (Family::V6, IpAddr::V6(me)) => JournalEntry::Pinhole {
-                            control: gw.firewall_service("DeletePinhole")?.clone(),
-                            local: gw.local_addr,
-                            id: 0,
-                            protocol,
-                            internal_client: me,
-                            internal_port: port,
-                        },
-                        _ => return Err(Error::InvalidArgument(format!("no {family} address toward the gateway"))),
-                    };
-                    route.remove_leftover(&entry)
-                });
-                (family, result)
-            })
-            .collect()
+        families.iter().map(|&family| (family, self.inner.route.close_port(family, protocol, port))).collect()
     }
 
     /// Stop every blocking call in flight on this client (from any thread): they return

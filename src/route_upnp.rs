@@ -19,7 +19,7 @@ use crate::persist::JournalEntry;
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
 use crate::transport::notify::NotifyWatch;
-use crate::types::Family;
+use crate::types::{Family, Protocol};
 
 /// Which gateway a NOTIFY listener is for (its LOCATION address, and this host's address toward
 /// it, whose interface the listener joined), and the listener (None: it could not be opened).
@@ -106,7 +106,7 @@ impl UpnpRoute {
         (removed, keep)
     }
 
-    pub(crate) fn remove_leftover(&self, entry: &JournalEntry) -> Result<bool, Error> {
+    fn remove_leftover(&self, entry: &JournalEntry) -> Result<bool, Error> {
         let budget = self.budget();
         match entry {
             JournalEntry::Mapping { control, local, external_port, protocol, internal_client, internal_port, description } => {
@@ -147,6 +147,45 @@ impl UpnpRoute {
                 Ok(true)
             }
         }
+    }
+
+    /// Remove what this host holds for `port` over `family` without a lease (a run killed
+    /// without a journal): the mapping of external port `port` only if it points to this host,
+    /// the pinhole of this host's address and `port` (found by its tuple). Whether something was
+    /// removed.
+    pub(crate) fn close_port(&self, family: Family, protocol: Protocol, port: u16) -> Result<bool, Error> {
+        let gw = self.gateway(family, false)?;
+        let entry = match (family, gw.local_addr) {
+            (Family::V4, IpAddr::V4(me)) => {
+                let held = match gw.get_specific_port_mapping(None, port, protocol, &self.budget()) {
+                    Ok(m) => m,
+                    Err(e) if e.is_gone() => return Ok(false),
+                    Err(e) => return Err(e),
+                };
+                if held.internal_client != me {
+                    return Err(Error::InvalidArgument(format!("port {port}/{protocol} is mapped to {}, not to this host ({me})", held.internal_client)));
+                }
+                JournalEntry::Mapping {
+                    control: gw.wan_service("DeletePortMapping")?.clone(),
+                    local: gw.local_addr,
+                    external_port: port,
+                    protocol,
+                    internal_client: me,
+                    internal_port: held.internal_port,
+                    description: held.description,
+                }
+            }
+            (Family::V6, IpAddr::V6(me)) => JournalEntry::Pinhole {
+                control: gw.firewall_service("DeletePinhole")?.clone(),
+                local: gw.local_addr,
+                id: 0,
+                protocol,
+                internal_client: me,
+                internal_port: port,
+            },
+            _ => return Err(Error::InvalidArgument(format!("no {family} address toward the gateway"))),
+        };
+        self.remove_leftover(&entry)
     }
 
     /// Open one family of a lease: gateway (cached or discovered), then the action. A cached

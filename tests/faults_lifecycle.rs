@@ -348,6 +348,27 @@ fn check_grades_the_router_from_its_firewall_flags() {
 }
 
 #[test]
+fn check_stops_on_the_clients_cancel_and_tries_nothing_more() {
+    // The header promises that portopen_client_cancel stops every blocking call, check's
+    // trial actions included (they used a token of their own before).
+    let fake = FakeIgd::v6();
+    fake.fault("GetFirewallStatus", Fault::Delay(Duration::from_secs(2)));
+    let c = client(&[&fake], false);
+    c.gateway(portopen::Family::V6).unwrap(); // found: check's own discovery is quick
+    let started = Instant::now();
+    let report = std::thread::scope(|s| {
+        let running = s.spawn(|| c.check(0));
+        std::thread::sleep(Duration::from_millis(300));
+        c.cancel();
+        running.join().unwrap()
+    });
+    assert!(started.elapsed() < Duration::from_millis(1500), "check ran on for {:?} after the cancel", started.elapsed());
+    assert!(report.firewall_error.as_deref().is_some_and(|e| e.contains("cancelled")), "{report:?}");
+    assert!(fake.calls("AddPinhole").is_empty(), "no trial after the cancel");
+    assert!(fake.model().pinholes.is_empty());
+}
+
+#[test]
 fn a_taken_port_on_an_igdv1_router_moves_to_another_port_at_or_above_1024() {
     let fake = FakeIgd::v4();
     fake.model().description = fake_igd::igd1_description();
