@@ -2,8 +2,8 @@
 //! the clock is a value, so hours of upkeep run in milliseconds. Each test reads as the
 //! behaviour it specifies; the last one checks invariants over random schedules.
 
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::collections::VecDeque;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::{Engine, Holding, LeaseState, Outcome, Task};
@@ -148,6 +148,8 @@ struct Sim {
 
 impl Sim {
     fn new() -> Sim {
+        // The simulated clock's origin: the one reading of the real clock. From here time only
+        // moves when a test adds to it.
         let start = Instant::now();
         Sim { engine: Engine::new(Vec::new(), true), router: Router::default(), start, now: start, host_v6: HOST_V6, performed: Vec::new(), events: Vec::new() }
     }
