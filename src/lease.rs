@@ -1,6 +1,6 @@
 //! What an `open` asks for and what it got, per family: the public view of a lease.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::Error;
 use crate::limits::DEFAULT_LEASE_SECS;
@@ -117,6 +117,14 @@ pub struct FamilyLease {
     pub upnp_code: Option<u16>,
     /// Why, in words (empty when open without remark).
     pub message: String,
+    /// The router this family was asked of (its LOCATION address), when one was found.
+    pub router: Option<IpAddr>,
+    /// True when that router is known not to be this host's default gateway for the family
+    /// (no answer came from the default gateway, or the caller named another router): what it
+    /// opened may not be reachable from the internet.
+    pub not_default_gateway: bool,
+    /// The other UPnP gateways that answered the same discovery.
+    pub other_routers: Vec<IpAddr>,
 }
 
 impl FamilyLease {
@@ -129,7 +137,17 @@ impl FamilyLease {
             lease_secs: 0,
             upnp_code: None,
             message: String::new(),
+            router: None,
+            not_default_gateway: false,
+            other_routers: Vec::new(),
         }
+    }
+
+    /// Record which router this family is asked of, and how it was chosen.
+    pub(crate) fn asked_of(&mut self, gateway: &crate::gateway::Gateway) {
+        self.router = Some(gateway.location.ip);
+        self.not_default_gateway = gateway.choice.not_default_gateway();
+        self.other_routers = gateway.choice.others.clone();
     }
 
     pub(crate) fn refused(&mut self, status: PortStatus, error: &Error) {

@@ -205,6 +205,7 @@ impl UpnpRoute {
                     return (fl, None);
                 }
             };
+            fl.asked_of(&gw);
             let result = match family {
                 Family::V4 => self.open_v4(req, description, &gw, &mut fl),
                 Family::V6 => self.open_v6(req, &gw, &mut fl),

@@ -133,8 +133,11 @@ pub struct portopen_config {
     pub cache_file: *const c_char,
     /// Journal of what is open; leftovers found there at creation are removed (NULL: none).
     pub journal_file: *const c_char,
-    /// Also search this address by unicast: "192.168.1.1", "192.168.1.1:1900",
-    /// "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). NULL: none.
+    /// Use this router and no other for the family of its address: it is also searched by
+    /// unicast, and only answers from it (responder or LOCATION host) are accepted. "192.168.1.1",
+    /// "192.168.1.1:1900", "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). The
+    /// other family chooses as usual (its default gateway). NULL: the default gateway of each
+    /// family is preferred, another IGD is used (and reported) only when it does not answer.
     pub router: *const c_char,
     /// Send multicast searches only on this interface (e.g. "eth0"). NULL: every interface.
     pub interface_name: *const c_char,
