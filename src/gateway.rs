@@ -440,10 +440,13 @@ pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken
         interfaces: options.interfaces.clone(),
         grace: options.grace,
         collect_all: options.collect_all,
+        // The default gateway is waited for only when it can hear the search: searched by
+        // multicast or by unicast (not when the caller names the only targets, e.g. a test's
+        // fake router on loopback).
         prefer: match (named, gateway_target) {
             (Some(router), _) => vec![router.ip()],
-            (None, Some(gw)) => vec![gw.ip()],
-            (None, None) => Vec::new(),
+            (None, Some(gw)) if options.multicast || options.default_gateway => vec![gw.ip()],
+            _ => Vec::new(),
         },
         only_preferred: named.is_some(),
         preferred_wait: options.gateway_wait,

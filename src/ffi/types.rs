@@ -227,6 +227,21 @@ pub struct portopen_lease_info {
     pub protocol: u32,
     /// The port the game listens on: the one asked to be opened. (Added with `protocol`.)
     pub internal_port: u16,
+    /// Non-zero: the router IPv4 was asked of is known not to be this host's default gateway
+    /// (the default gateway did not answer discovery, or `config->router` named another): what
+    /// it opened may not be reachable from the internet. (Added with the router fields below.)
+    pub v4_not_default_gateway: u8,
+    /// The same for IPv6 (the default router).
+    pub v6_not_default_gateway: u8,
+    /// How many other UPnP gateways answered the IPv4 discovery before the choice (up to 255).
+    pub v4_other_routers: u8,
+    /// The same for IPv6.
+    pub v6_other_routers: u8,
+    /// The router IPv4 was asked of: its LOCATION address (port 0); family 0 when none was
+    /// found.
+    pub v4_router: portopen_addr,
+    /// The router IPv6 was asked of (its LOCATION address, often its global LAN address).
+    pub v6_router: portopen_addr,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid.
