@@ -108,6 +108,11 @@ enum portopen_status
    */
   PORTOPEN_STATUS_NO_EVENT = 12,
   /**
+   * This host has no address of the family to open for (no global IPv6 address, no IPv4
+   * address): nothing was sent, no router was asked.
+   */
+  PORTOPEN_STATUS_NO_LOCAL_ADDRESS = 13,
+  /**
    * A bug inside portopen was caught at the API boundary (a Rust panic). The library is
    * still usable; please report the last_error text.
    */
@@ -221,6 +226,11 @@ enum portopen_port_status
    * not forward from): a mapping would not be reachable. Nothing was mapped.
    */
   PORTOPEN_PORT_STATUS_NO_EXTERNAL_ADDRESS = 12,
+  /**
+   * This host has no address of the family a router could open for (IPv6: no global
+   * address; IPv4: none). No router was asked.
+   */
+  PORTOPEN_PORT_STATUS_NO_LOCAL_ADDRESS = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

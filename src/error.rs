@@ -12,6 +12,9 @@ pub enum Error {
     Cancelled,
     /// No gateway answered discovery (for the family named in the text).
     NoGateway(String),
+    /// This host has no address a router could open for over the family named in the text
+    /// (no global IPv6 address; no IPv4 address): nothing was sent.
+    NoLocalAddress(String),
     /// The gateway does not offer the service an action needs.
     NoService(String),
     /// A socket or file operation failed.
@@ -143,6 +146,7 @@ impl fmt::Display for Error {
             Error::Timeout(what) => write!(f, "timed out: {what}"),
             Error::Cancelled => write!(f, "cancelled"),
             Error::NoGateway(what) => write!(f, "no gateway: {what}"),
+            Error::NoLocalAddress(what) => write!(f, "{what}"),
             Error::NoService(what) => write!(f, "gateway lacks the service: {what}"),
             Error::Io { context, message } => write!(f, "{context}: {message}"),
             Error::HttpStatus { context, status } => write!(f, "{context}: router answered HTTP {status}"),

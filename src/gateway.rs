@@ -401,6 +401,30 @@ fn default_gateway_target(family: Family) -> Option<SocketAddr> {
     }
 }
 
+/// Check, before anything is sent, that this host has an address a router could open for over
+/// `family` (on `interfaces`, when named): IPv6 a global one (a pinhole for a link-local or
+/// unique-local address is unreachable from the internet), IPv4 any. Without one, the family is
+/// reported at once with the host's reason instead of a discovery that cannot succeed (it
+/// would wait out its whole budget and then blame the router).
+fn host_has_address(family: Family, interfaces: &[String]) -> Result<(), Error> {
+    let Ok(list) = platform::interfaces() else { return Ok(()) }; // unknown: let discovery tell
+    let named = |i: &&platform::NetInterface| interfaces.is_empty() || interfaces.iter().any(|n| *n == i.name);
+    let found = match family {
+        Family::V4 => list.iter().filter(named).any(|i| !i.v4.is_empty()),
+        Family::V6 => list.iter().filter(named).any(|i| i.v6.iter().any(|a| V6Scope::of(&a.ip) == V6Scope::Global)),
+    };
+    if found {
+        return Ok(());
+    }
+    let on = if interfaces.is_empty() { String::new() } else { format!(" on {}", interfaces.join(", ")) };
+    Err(Error::NoLocalAddress(match family {
+        Family::V4 => format!("this host has no IPv4 address{on}: IPv4 is unavailable on this host; no router was asked"),
+        Family::V6 => format!(
+            "this host has no global IPv6 address{on} (only link-local or unique-local ones, if any): IPv6 is unavailable on this host; no router was asked"
+        ),
+    }))
+}
+
 /// The default route's next hop for `family`, if the OS tells.
 pub(crate) fn default_gateway_ip(family: Family) -> Option<IpAddr> {
     default_gateway_target(family).map(|t| t.ip())
@@ -420,6 +444,13 @@ pub(crate) fn default_gateway_ip(family: Family) -> Option<IpAddr> {
 /// (matching by MAC address through the neighbour table is not done).
 pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken) -> Result<Vec<Gateway>, Error> {
     let started = Instant::now();
+    // A search confined to loopback (a router on this host: a test's fake) needs no LAN
+    // address; nor does a caller who names the local address to use.
+    let targets = || options.unicast.iter().chain(&options.router).filter(|t| Family::of(&t.ip()) == family);
+    let loopback_only = !options.multicast && targets().next().is_some() && targets().all(|t| t.ip().is_loopback());
+    if options.local_for(family).is_none() && !loopback_only {
+        host_has_address(family, &options.interfaces)?;
+    }
     let budget = Budget::new(options.timeout, cancel);
     let gateway_target = default_gateway_target(family);
     let default_gateway: Vec<SocketAddr> = gateway_target.into_iter().filter(|_| options.default_gateway).collect();

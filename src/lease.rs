@@ -76,6 +76,9 @@ pub enum PortStatus {
     /// IPv4: the router reports no external address (WAN down, or a reserved WAN address it
     /// will not forward from): a mapping would not be reachable. Nothing was mapped.
     NoExternalAddress,
+    /// This host has no address of the family a router could open for (IPv6: no global
+    /// address, only link-local or unique-local ones; IPv4: none at all). No router was asked.
+    NoLocalAddress,
 }
 
 impl PortStatus {
@@ -94,6 +97,7 @@ impl PortStatus {
             PortStatus::Lost => "lost",
             PortStatus::Closed => "closed",
             PortStatus::NoExternalAddress => "no external address",
+            PortStatus::NoLocalAddress => "no address on this host",
         }
     }
     /// True when peers can reach the port over this family now.

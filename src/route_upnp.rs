@@ -199,6 +199,7 @@ impl UpnpRoute {
                 Err(e) => {
                     let status = match e {
                         Error::NoGateway(_) | Error::Timeout(_) => PortStatus::NoGateway,
+                        Error::NoLocalAddress(_) => PortStatus::NoLocalAddress,
                         _ => PortStatus::Failed,
                     };
                     fl.refused(status, &e);

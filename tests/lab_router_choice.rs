@@ -2,14 +2,15 @@
 //! another LAN host, answering SSDP and SOAP but forwarding nothing), the device that forwards
 //! this host's traffic (the default gateway, for IPv4 and for IPv6) is the one asked, in every
 //! run and whichever answers first; when it is silent, the other is used and reported as not the
-//! default gateway; a router the caller names is the only one used.
+//! default gateway; a router the caller names is the only one used. And a family this host
+//! cannot use (no global IPv6 address) is reported at once and never delays the other.
 //! Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
 
 mod labkit;
 
 use std::net::IpAddr;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use labkit::{Lab, LabHost};
 use portopen::{Client, LeaseInfo, OpenRequest, PortStatus, Protocol};
@@ -139,4 +140,48 @@ fn a_named_router_is_the_only_one_used() {
         assert_eq!(info.v4.router, Some(ip(GATEWAY_V4)), "{:?}", info.v4);
         assert!(info.v4.other_routers.is_empty(), "{:?}", info.v4);
     }
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_host_without_global_ipv6_gets_ipv4_at_once_and_is_told_ipv6_is_unavailable_here() {
+    let lab = Lab::up("default");
+    let host = lab.add_hosts(1).remove(0);
+    // The host loses its global IPv6 address and keeps a VPN-style unique-local one (and its
+    // link-local one): IPv6 works on the link, but nothing could reach a pinhole for it.
+    let v6 = format!("{}/64", host.v6);
+    for args in [vec!["ip", "-6", "addr", "del", v6.as_str(), "dev", "eth0"], vec!["ip", "-6", "addr", "add", "fd00:77::11/64", "dev", "eth0", "nodad"]] {
+        let out = lab.exec(&host.name, &args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let config = lab.config();
+    let (v4_only, both, info) = labkit::in_netns(&host.ns, move || {
+        let client = Client::new(config.clone()).unwrap();
+        // The router's own answer time: IPv4 alone, from a fresh discovery.
+        let started = Instant::now();
+        let lease = client.open(&OpenRequest { lease_secs: 60, v6: false, ..OpenRequest::new(Protocol::Udp, 45400) }).unwrap();
+        let v4_only = started.elapsed();
+        assert_eq!(lease.info().v4.status, PortStatus::Open, "{:?}", lease.info().v4);
+        std::mem::forget(lease);
+        Box::leak(Box::new(client));
+        // Both families from a fresh client (a fresh discovery too).
+        let client = Client::new(config).unwrap();
+        let started = Instant::now();
+        let lease = client.open(&OpenRequest { lease_secs: 60, ..OpenRequest::new(Protocol::Udp, 45401) }).unwrap();
+        let both = started.elapsed();
+        let info = lease.info();
+        std::mem::forget(lease);
+        Box::leak(Box::new(client));
+        (v4_only, both, info)
+    });
+    eprintln!("open: IPv4 alone {:.1} ms, both families {:.1} ms", v4_only.as_secs_f64() * 1e3, both.as_secs_f64() * 1e3);
+    assert_eq!(info.v4.status, PortStatus::Open, "{:?}", info.v4);
+    assert_eq!(info.v6.status, PortStatus::NoLocalAddress, "{:?}", info.v6);
+    assert!(info.v6.message.contains("no global IPv6 address") && info.v6.message.contains("unavailable on this host"), "{}", info.v6.message);
+    assert_eq!(info.v6.router, None, "no router is asked for IPv6: {:?}", info.v6);
+    // Before: 2 s (the IPv6 discovery's whole budget). Now the IPv4 answer time plus a little
+    // (a loaded machine is allowed 150 ms of scheduling noise).
+    assert!(both < v4_only + Duration::from_millis(150), "both families took {both:?}, IPv4 alone {v4_only:?}");
+    let rules = lab.router_rules();
+    assert!(rules.iter().any(|r| r.contains("45401")), "{rules:?}");
 }

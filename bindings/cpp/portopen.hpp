@@ -48,6 +48,7 @@ enum class Status : uint32_t {
   NotSupported = PORTOPEN_STATUS_NOT_SUPPORTED,
   BufferTooSmall = PORTOPEN_STATUS_BUFFER_TOO_SMALL,
   NoEvent = PORTOPEN_STATUS_NO_EVENT,
+  NoLocalAddress = PORTOPEN_STATUS_NO_LOCAL_ADDRESS,
   InternalError = PORTOPEN_STATUS_INTERNAL_ERROR,
 };
 
@@ -69,6 +70,7 @@ enum class PortStatus : uint32_t {
   Lost = PORTOPEN_PORT_STATUS_LOST,
   Closed = PORTOPEN_PORT_STATUS_CLOSED,
   NoExternalAddress = PORTOPEN_PORT_STATUS_NO_EXTERNAL_ADDRESS,
+  NoLocalAddress = PORTOPEN_PORT_STATUS_NO_LOCAL_ADDRESS,
 };
 
 enum class EventKind : uint32_t {

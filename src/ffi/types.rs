@@ -61,6 +61,9 @@ pub enum portopen_port_status {
     /// IPv4: the router reports no external address (WAN down, or a reserved WAN address it will
     /// not forward from): a mapping would not be reachable. Nothing was mapped.
     NoExternalAddress = 12,
+    /// This host has no address of the family a router could open for (IPv6: no global
+    /// address; IPv4: none). No router was asked.
+    NoLocalAddress = 13,
 }
 
 /// What happened to one family of a lease (`portopen_event.kind`).
@@ -347,6 +350,7 @@ pub(crate) fn port_status_to_c(status: PortStatus) -> u32 {
         PortStatus::Lost => C::Lost,
         PortStatus::Closed => C::Closed,
         PortStatus::NoExternalAddress => C::NoExternalAddress,
+        PortStatus::NoLocalAddress => C::NoLocalAddress,
     }) as u32
 }
 
