@@ -163,6 +163,31 @@ impl FamilyLease {
     }
 }
 
+/// What `Client::close_port` found and removed over one family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// Nothing of this host's for that port and protocol: nothing was removed.
+    Nothing,
+    /// IPv4: the mappings that were this host's (internal client, internal port, protocol and
+    /// the client's description all ours), whatever their external port; all removed.
+    /// `kept`: mappings to this host's address and port whose description is not ours (made
+    /// by another program on this host), left alone.
+    Mappings {
+        /// Removed.
+        removed: Vec<crate::port_mapping::PortMapping>,
+        /// Pointing here but not ours by description: left alone.
+        kept: Vec<crate::port_mapping::PortMapping>,
+    },
+    /// IPv6: no pinhole of this host's address and port remains. WANIPv6FirewallControl:1
+    /// cannot list pinholes or read one without its id, so whether one existed before cannot be
+    /// known: the tuple is asked for again (the router returns the id of the pinhole it holds,
+    /// or makes one), and that id is deleted.
+    PinholeRemovedOrNone {
+        /// The address and port the pinhole was for.
+        internal: SocketAddr,
+    },
+}
+
 /// Snapshot of a lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseInfo {

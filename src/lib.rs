@@ -59,7 +59,7 @@ pub use config::ClientConfig;
 pub use error::{upnp_error_name, Error, Result, UpnpFault};
 pub use events::{Event, EventCallback, EventKind};
 pub use gateway::{choose_local_addr, discover, DiscoveryOptions, Gateway, RouterChoice, Service, ServiceKind};
-pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
+pub use lease::{Closed, FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
 pub use types::{Family, Protocol};

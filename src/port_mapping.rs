@@ -214,6 +214,22 @@ impl Gateway {
         Self::entry_from_args(A.name(), &out, None, None)
     }
 
+    /// Every port mapping the router lists (GetGenericPortMappingEntry from index 0 until the
+    /// end of the list), at most `LIST_MAX_ENTRIES`: works on IGDv1 and IGDv2, and no answer
+    /// can outgrow `SOAP_BODY_MAX` as a GetListOfPortMappings of many entries can.
+    pub fn port_mappings(&self, budget: &Budget) -> Result<Vec<PortMapping>, Error> {
+        let mut list = Vec::new();
+        for index in 0..crate::limits::LIST_MAX_ENTRIES {
+            match self.get_generic_port_mapping(index, budget) {
+                Ok(m) => list.push(m),
+                Err(e) if e.is_gone() => return Ok(list),
+                Err(e) => return Err(e),
+            }
+        }
+        log::debug!("port mapping list cut at {} entries", list.len());
+        Ok(list)
+    }
+
     /// GetListOfPortMappings (WANIPConnection:2).
     pub fn list_port_mappings(&self, start: u16, end: u16, protocol: Protocol, manage: bool, max: u16, budget: &Budget) -> Result<Vec<PortMapping>, Error> {
         const A: SoapAction = SoapAction::GetListOfPortMappings;

@@ -485,9 +485,20 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
     }
     let mut failed = false;
     for (family, result) in client.close_port(a.protocol, a.port, &families(a)) {
+        // What was removed, in words; `removed`: something is known to have been removed.
         let (removed, message) = match &result {
-            Ok(true) => (true, String::new()),
-            Ok(false) => (false, "nothing of this host's was open there".to_string()),
+            Ok(portopen::Closed::Nothing) => (false, format!("nothing to remove: this host holds no {} mapping for port {}", a.protocol, a.port)),
+            Ok(portopen::Closed::Mappings { removed, kept }) => {
+                let mut words: Vec<String> = removed
+                    .iter()
+                    .map(|m| format!("removed external port {}/{} -> {}:{}", m.external_port, m.protocol, m.internal_client, m.internal_port))
+                    .collect();
+                words.extend(kept.iter().map(|m| format!("kept external port {} (description {:?} is not ours)", m.external_port, m.description)));
+                (!removed.is_empty(), words.join("; "))
+            }
+            Ok(portopen::Closed::PinholeRemovedOrNone { internal }) => {
+                (false, format!("pinhole for {internal}/{} removed (or none existed: UPnP cannot tell)", a.protocol))
+            }
             Err(e) => {
                 failed = true;
                 (false, e.to_string())
@@ -498,8 +509,6 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
                 "{}",
                 J::Obj(vec![("type", J::s("close")), ("family", J::s(family_name(family))), ("removed", J::Bool(removed)), ("message", J::s(message))]).line()
             );
-        } else if removed {
-            println!("{family}: removed {}/{}", a.port, a.protocol);
         } else {
             println!("{family}: {message}");
         }
