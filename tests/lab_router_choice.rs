@@ -185,3 +185,22 @@ fn a_host_without_global_ipv6_gets_ipv4_at_once_and_is_told_ipv6_is_unavailable_
     let rules = lab.router_rules();
     assert!(rules.iter().any(|r| r.contains("45401")), "{rules:?}");
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn an_ipv6_default_route_via_the_routers_link_local_address_still_picks_it() {
+    // On real LANs the IPv6 default route (from router advertisements) goes via the router's
+    // link-local address, while its LOCATION names its global LAN address: the router is
+    // recognised by the source of its SSDP answer, which is that link-local address.
+    let (lab, host) = lab_with_second_igd();
+    let out = lab.exec("rtr", &["ip", "-6", "-o", "addr", "show", "dev", "br0", "scope", "link"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let link_local = text.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next()).expect("router's link-local address").to_string();
+    let out = lab.exec("lan", &["ip", "-6", "route", "replace", "default", "via", &link_local, "dev", "eth0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for run in 0..5u16 {
+        let info = open_with_fresh_client(&lab, lab.config(), 45500 + run, run == 0);
+        assert_default_gateway_used(&info);
+        assert!(!info.v6.other_routers.contains(&IpAddr::V4(host.v4)));
+    }
+}
