@@ -17,8 +17,11 @@ use portopen::{ClientConfig, DiscoveryOptions};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The repository's root: this kit is shared by the library's tests and the CLI crate's
+/// (`cli/tests`, which include it by path), so it is found from the package upwards.
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    package.ancestors().find(|dir| dir.join("tests/lab/lab.sh").is_file()).expect("tests/lab/lab.sh above the package").to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -261,9 +264,4 @@ pub fn spawn_in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send 
         drop(file);
         f()
     })
-}
-
-/// Path of the CLI binary built for the tests.
-pub fn cli() -> &'static str {
-    env!("CARGO_BIN_EXE_portopen")
 }
