@@ -56,6 +56,9 @@ pub const HTTP_HEAD_MAX: usize = 8 * 1024;
 pub const DESCRIPTION_BODY_MAX: usize = 64 * 1024;
 /// Largest SOAP response body. Answers are < 1 KiB; GetListOfPortMappings can list many entries.
 pub const SOAP_BODY_MAX: usize = 16 * 1024;
+/// Interim (1xx) responses skipped before the real one. A router sends at most one `100
+/// Continue` (portopen never asks for it); a stream of them is refused, not read to the deadline.
+pub const HTTP_INTERIM_MAX: usize = 4;
 /// Largest total of chunk-size lines, extensions and trailers in a chunked body.
 pub const HTTP_CHUNK_OVERHEAD_MAX: usize = 8 * 1024;
 
