@@ -253,12 +253,19 @@ impl Shared {
     }
 
     fn write_journal(&self, journal: &BTreeMap<(u64, u8), JournalEntry>) {
-        let Some(path) = &self.config.journal_file else { return };
-        let mut entries: Vec<JournalEntry> = lock(&self.leftovers).clone();
-        entries.extend(journal.values().cloned());
-        if let Err(e) = persist::write_atomic(path, &persist::format_journal(&entries)) {
+        if let Err(e) = self.store_journal(journal) {
             log::warn!("journal not written: {e}");
         }
+    }
+
+    fn store_journal(&self, journal: &BTreeMap<(u64, u8), JournalEntry>) -> Result<(), Error> {
+        let Some(path) = &self.config.journal_file else { return Ok(()) };
+        let mut entries: Vec<JournalEntry> = lock(&self.leftovers).clone();
+        entries.extend(journal.values().cloned());
+        persist::write_atomic(path, &persist::format_journal(&entries)).map_err(|e| match e {
+            Error::Io { context, message } => Error::Io { context: format!("journal file (asked for, so nothing was opened): {context}"), message },
+            other => other,
+        })
     }
 
     /// Remove what an earlier run left open (listed in the journal at creation). Only entries
@@ -371,6 +378,14 @@ impl Client {
         }
         if config.description.is_empty() || config.description.len() > 128 {
             return Err(Error::InvalidArgument("description must be 1..=128 bytes".into()));
+        }
+        // An interface named for discovery must exist, up and with an address: a typo would
+        // otherwise be searched on by nobody, silently (issue 18).
+        if !config.discovery.interfaces.is_empty() {
+            let known = crate::platform::interfaces().map_err(|e| Error::io("listing network interfaces", &e))?;
+            if let Some(name) = config.discovery.interfaces.iter().find(|n| !known.iter().any(|i| &i.name == *n)) {
+                return Err(Error::InvalidArgument(format!("no network interface '{name}' that is up with an address")));
+            }
         }
         let leftovers = match &config.journal_file {
             Some(path) => persist::parse_journal(&persist::read_bounded(path)?),
@@ -504,6 +519,9 @@ impl Client {
         if self.shared.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
+        // A journal that was asked for must be writable before anything is sent: an open that
+        // could not record itself would leave a crash's leftovers unfindable (issue 18).
+        self.shared.store_journal(&lock(&self.shared.journal))?;
         let id = self.shared.next_id.fetch_add(1, Ordering::SeqCst);
         let description = request.description.clone().unwrap_or_else(|| self.shared.config.description.clone());
         let cell = Arc::new(LeaseCell {
