@@ -99,7 +99,11 @@ fn start_tag(b: &[u8], from: usize) -> StartTag {
     for j in from..b.len() {
         let c = b[j];
         match quote {
-            Some(q) if c == q => quote = None,
+            Some(q) if c == q => {
+                quote = None;
+                // Counted even without the whitespace XML requires here: never undercount.
+                tag.namespaces += is_namespace_declaration(&b[j + 1..]) as usize;
+            }
             Some(_) => {}
             None if c == b'"' || c == b'\'' => quote = Some(c),
             None if c == b'=' => tag.attributes += 1,
@@ -228,6 +232,9 @@ mod tests {
         assert!(parse_guarded(&format!("<r{attributes}/>")).is_ok());
         let per_element: String = (0..=XML_MAX_NAMESPACES_PER_ELEMENT).map(|i| format!(" xmlns:n{i}='u'")).collect();
         assert!(parse_guarded(&format!("<r{per_element}/>")).unwrap_err().0.contains("namespace declarations"));
+        // Declarations glued to the previous value, or separated by other whitespace, count too.
+        let glued: String = (0..=XML_MAX_NAMESPACES_PER_ELEMENT).map(|i| format!("xmlns:n{i}='u'\n\t")).collect();
+        assert!(parse_guarded(&format!("<r a=''{glued}/>")).unwrap_err().0.contains("namespace declarations"));
     }
 
     /// The worst documents the caps still let through, at the largest body accepted (a
