@@ -1,5 +1,7 @@
 // Every function of include/portopen.h as a DllImport, and the C structs laid out as the header
 // says. The only file that knows C names; everything else goes through the types over it.
+// Handles and strings cross as raw pointers (IntPtr), blittable on Mono, IL2CPP and .NET alike;
+// the SafeHandle owners above them (SafeHandles.cs) decide when they are freed.
 using System;
 using System.Runtime.InteropServices;
 
@@ -40,34 +42,34 @@ namespace PortOpen
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_string_free(IntPtr text);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_addr_to_string(ref PortAddress address, out NativeString text);
+        internal static extern PortOpenStatus portopen_addr_to_string(ref PortAddress address, out IntPtr text);
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_set_log_callback(LogCallback callback, LogLevel maxLevel, IntPtr userData);
 
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_config_init(out NativeConfig config);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_new(ref NativeConfig config, out ClientHandle client);
+        internal static extern PortOpenStatus portopen_client_new(ref NativeConfig config, out IntPtr client);
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_client_free(IntPtr client);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_cancel(ClientHandle client);
+        internal static extern PortOpenStatus portopen_client_cancel(IntPtr client);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_reset_cancel(ClientHandle client);
+        internal static extern PortOpenStatus portopen_client_reset_cancel(IntPtr client);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_discover(ClientHandle client, IpFamily family, out GatewayHandle gateway);
+        internal static extern PortOpenStatus portopen_client_discover(IntPtr client, IpFamily family, out IntPtr gateway);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_open(ClientHandle client, ref NativeOpenOptions options, out LeaseHandle lease);
+        internal static extern PortOpenStatus portopen_client_open(IntPtr client, ref NativeOpenOptions options, out IntPtr lease);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_poll_event(ClientHandle client, out PortEvent portEvent);
+        internal static extern PortOpenStatus portopen_client_poll_event(IntPtr client, out PortEvent portEvent);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_set_event_callback(ClientHandle client, EventCallback callback, IntPtr userData);
+        internal static extern PortOpenStatus portopen_client_set_event_callback(IntPtr client, EventCallback callback, IntPtr userData);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_renew_due(ClientHandle client, out uint nextMs);
+        internal static extern PortOpenStatus portopen_client_renew_due(IntPtr client, out uint nextMs);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_clean_leftovers(ClientHandle client, out uint removed);
+        internal static extern PortOpenStatus portopen_client_clean_leftovers(IntPtr client, out uint removed);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_client_check(ClientHandle client, ushort port, out RouterGrade grade, out NativeString reportJson);
+        internal static extern PortOpenStatus portopen_client_check(IntPtr client, ushort port, out RouterGrade grade, out IntPtr reportJson);
 
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_open_options_init(out NativeOpenOptions options, Protocol protocol, ushort internalPort);
@@ -75,20 +77,20 @@ namespace PortOpen
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_gateway_free(IntPtr gateway);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_gateway_get_info(GatewayHandle gateway, ref NativeGatewayInfo info);
+        internal static extern PortOpenStatus portopen_gateway_get_info(IntPtr gateway, ref NativeGatewayInfo info);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_gateway_location(GatewayHandle gateway, out NativeString location);
+        internal static extern PortOpenStatus portopen_gateway_location(IntPtr gateway, out IntPtr location);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_gateway_server(GatewayHandle gateway, out NativeString server);
+        internal static extern PortOpenStatus portopen_gateway_server(IntPtr gateway, out IntPtr server);
 
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_lease_free(IntPtr lease);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_lease_close(LeaseHandle lease);
+        internal static extern PortOpenStatus portopen_lease_close(IntPtr lease);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_lease_get_info(LeaseHandle lease, ref NativeLeaseInfo info);
+        internal static extern PortOpenStatus portopen_lease_get_info(IntPtr lease, ref NativeLeaseInfo info);
         [DllImport(Library, CallingConvention = Cdecl)]
-        internal static extern PortOpenStatus portopen_lease_message(LeaseHandle lease, IpFamily family, out NativeString message);
+        internal static extern PortOpenStatus portopen_lease_message(IntPtr lease, IpFamily family, out IntPtr message);
     }
 
     // The structs below mirror the header field by field (C names, so they can be compared with

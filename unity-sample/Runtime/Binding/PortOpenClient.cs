@@ -28,11 +28,13 @@ namespace PortOpen
             CheckAbi();
             NativeConfig c;
             NativeMethods.portopen_config_init(out c).ThrowOnError();
+            IntPtr client;
             using (var args = new Utf8Args())
             {
                 if (config != null) config.CopyTo(ref c, args);
-                NativeMethods.portopen_client_new(ref c, out handle).ThrowOnError();
+                NativeMethods.portopen_client_new(ref c, out client).ThrowOnError();
             }
+            handle = new ClientHandle(client);
         }
 
         /// <summary>The native library's version ("0.1.0").</summary>
@@ -86,10 +88,13 @@ namespace PortOpen
         /// </summary>
         public bool TryPollEvent(out PortEvent portEvent)
         {
-            PortOpenStatus status = NativeMethods.portopen_client_poll_event(Handle, out portEvent);
-            if (status == PortOpenStatus.NoEvent) return false;
-            status.ThrowOnError();
-            return true;
+            using (var client = Handle.Borrow())
+            {
+                PortOpenStatus status = NativeMethods.portopen_client_poll_event(client.Pointer, out portEvent);
+                if (status == PortOpenStatus.NoEvent) return false;
+                status.ThrowOnError();
+                return true;
+            }
         }
 
         /// <summary>
@@ -131,7 +136,10 @@ namespace PortOpen
         public TimeSpan? RenewDue()
         {
             uint nextMs;
-            NativeMethods.portopen_client_renew_due(Handle, out nextMs).ThrowOnError();
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_renew_due(client.Pointer, out nextMs).ThrowOnError();
+            }
             return nextMs == uint.MaxValue ? (TimeSpan?)null : TimeSpan.FromMilliseconds(nextMs);
         }
 
@@ -142,13 +150,19 @@ namespace PortOpen
         /// </summary>
         public void Cancel()
         {
-            NativeMethods.portopen_client_cancel(Handle).ThrowOnError();
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_cancel(client.Pointer).ThrowOnError();
+            }
         }
 
         /// <summary>Lets blocking calls run again after <see cref="Cancel"/>.</summary>
         public void ResetCancel()
         {
-            NativeMethods.portopen_client_reset_cancel(Handle).ThrowOnError();
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_reset_cancel(client.Pointer).ThrowOnError();
+            }
         }
 
         /// <summary>
@@ -159,13 +173,7 @@ namespace PortOpen
         public void Dispose()
         {
             if (handle.IsClosed) return;
-            try
-            {
-                NativeMethods.portopen_client_cancel(handle);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            CancelNative(handle);
             handle.Dispose(); // frees now, or when the last call in flight returns
         }
 
@@ -180,43 +188,52 @@ namespace PortOpen
 
         Gateway Discover(IpFamily family, CancellationToken token)
         {
-            GatewayHandle gateway;
-            NativeMethods.portopen_client_discover(Handle, family, out gateway).ThrowOnError(token);
-            using (gateway) return new Gateway(gateway);
+            IntPtr gateway;
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_discover(client.Pointer, family, out gateway).ThrowOnError(token);
+            }
+            using (var owner = new GatewayHandle(gateway)) return new Gateway(owner);
         }
 
         PortLease Open(OpenOptions options, CancellationToken token)
         {
-            ClientHandle client = Handle;
+            IntPtr lease;
+            using (var client = Handle.Borrow())
             using (var args = new Utf8Args())
             {
                 NativeOpenOptions native = options.ToNative(args);
-                LeaseHandle lease;
-                NativeMethods.portopen_client_open(client, ref native, out lease).ThrowOnError(token);
-                var result = new PortLease(lease);
-                if (token.IsCancellationRequested)
-                {
-                    // The C call reports a cancelled open as OK with failed families; a cancelled
-                    // task has no result, so close whatever did open and say it was cancelled.
-                    result.Dispose();
-                    throw new OperationCanceledException(token);
-                }
-                return result;
+                NativeMethods.portopen_client_open(client.Pointer, ref native, out lease).ThrowOnError(token);
             }
+            var result = new PortLease(new LeaseHandle(lease));
+            if (token.IsCancellationRequested)
+            {
+                // The C call reports a cancelled open as OK with failed families; a cancelled
+                // task has no result, so close whatever did open and say it was cancelled.
+                result.Dispose();
+                throw new OperationCanceledException(token);
+            }
+            return result;
         }
 
         RouterCheck CheckRouter(ushort port, CancellationToken token)
         {
             RouterGrade grade;
-            NativeString report;
-            NativeMethods.portopen_client_check(Handle, port, out grade, out report).ThrowOnError(token);
-            return new RouterCheck(grade, report.Take());
+            IntPtr report;
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_check(client.Pointer, port, out grade, out report).ThrowOnError(token);
+            }
+            return new RouterCheck(grade, NativeText.Take(report));
         }
 
         int CleanLeftovers(CancellationToken token)
         {
             uint removed;
-            NativeMethods.portopen_client_clean_leftovers(Handle, out removed).ThrowOnError(token);
+            using (var client = Handle.Borrow())
+            {
+                NativeMethods.portopen_client_clean_leftovers(client.Pointer, out removed).ThrowOnError(token);
+            }
             return (int)removed;
         }
 
@@ -247,7 +264,10 @@ namespace PortOpen
         {
             try
             {
-                NativeMethods.portopen_client_cancel((ClientHandle)state);
+                using (var client = ((ClientHandle)state).Borrow())
+                {
+                    NativeMethods.portopen_client_cancel(client.Pointer);
+                }
             }
             catch (ObjectDisposedException)
             {
@@ -258,7 +278,10 @@ namespace PortOpen
         {
             try
             {
-                NativeMethods.portopen_client_reset_cancel(client);
+                using (var borrowed = client.Borrow())
+                {
+                    NativeMethods.portopen_client_reset_cancel(borrowed.Pointer);
+                }
             }
             catch (ObjectDisposedException)
             {

@@ -152,12 +152,15 @@ namespace PortOpen
         internal Gateway(GatewayHandle handle)
         {
             var info = new NativeGatewayInfo { struct_size = (uint)Marshal.SizeOf(typeof(NativeGatewayInfo)) };
-            NativeMethods.portopen_gateway_get_info(handle, ref info).ThrowOnError();
-            NativeString text;
-            NativeMethods.portopen_gateway_location(handle, out text).ThrowOnError();
-            Location = text.Take();
-            NativeMethods.portopen_gateway_server(handle, out text).ThrowOnError();
-            Server = text.Take();
+            IntPtr location, server;
+            using (var gateway = handle.Borrow())
+            {
+                NativeMethods.portopen_gateway_get_info(gateway.Pointer, ref info).ThrowOnError();
+                NativeMethods.portopen_gateway_location(gateway.Pointer, out location).ThrowOnError();
+                Location = NativeText.Take(location);
+                NativeMethods.portopen_gateway_server(gateway.Pointer, out server).ThrowOnError();
+                Server = NativeText.Take(server);
+            }
             Family = info.family;
             IgdVersion = (int)info.igd_version;
             HasPortMapping = info.has_port_mapping != 0;

@@ -44,9 +44,12 @@ namespace PortOpen
         /// <summary>One family's state now (never blocks on the network).</summary>
         public FamilyState GetState(IpFamily family)
         {
-            NativeString message;
-            NativeMethods.portopen_lease_message(Handle, family, out message).ThrowOnError();
-            string text = message.Take();
+            IntPtr message;
+            using (var lease = Handle.Borrow())
+            {
+                NativeMethods.portopen_lease_message(lease.Pointer, family, out message).ThrowOnError();
+            }
+            string text = NativeText.Take(message);
             NativeLeaseInfo info = Info();
             return new FamilyState(family, family == IpFamily.V4 ? info.v4 : info.v6, text);
         }
@@ -57,14 +60,14 @@ namespace PortOpen
         /// </summary>
         public void Close()
         {
-            NativeMethods.portopen_lease_close(Handle).ThrowOnError();
+            Close(Handle);
         }
 
         /// <summary><see cref="Close"/> on the thread pool (then Dispose returns at once).</summary>
         public Task CloseAsync()
         {
             LeaseHandle checkedHandle = Handle;
-            return Task.Run(() => NativeMethods.portopen_lease_close(checkedHandle).ThrowOnError());
+            return Task.Run(() => Close(checkedHandle));
         }
 
         /// <summary>Closes the lease (as <see cref="Close"/>) and frees it. A second Dispose does nothing.</summary>
@@ -91,8 +94,19 @@ namespace PortOpen
         NativeLeaseInfo Info()
         {
             var info = new NativeLeaseInfo { struct_size = InfoSize };
-            NativeMethods.portopen_lease_get_info(Handle, ref info).ThrowOnError();
+            using (var lease = Handle.Borrow())
+            {
+                NativeMethods.portopen_lease_get_info(lease.Pointer, ref info).ThrowOnError();
+            }
             return info;
+        }
+
+        static void Close(LeaseHandle handle)
+        {
+            using (var lease = handle.Borrow())
+            {
+                NativeMethods.portopen_lease_close(lease.Pointer).ThrowOnError();
+            }
         }
     }
 }
