@@ -3,7 +3,6 @@
 //! A: pinholes usable as delivered; B: usable after changing a router setting;
 //! C: answers discovery but pinholes unusable; D: no answer to discovery — with the evidence.
 
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -261,19 +260,7 @@ impl Obj {
 }
 
 fn string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&crate::parse::json::string(text));
 }
 
 fn evidence_json(e: &FamilyEvidence) -> String {
