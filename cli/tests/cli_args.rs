@@ -3,7 +3,8 @@
 //!
 //! Every run is inside an empty network namespace of its own (`unshare --net`: only a loopback
 //! that is down), so even a CLI that wrongly went on to search could send nothing anywhere.
-//! That needs root; without it each test says it was skipped.
+//! That needs Linux and root; without root each test says it was skipped.
+#![cfg(target_os = "linux")]
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -11,7 +12,13 @@ use std::time::{Duration, Instant};
 /// Runs the CLI with `args` in an empty network namespace; None (and a "skipped" line) when no
 /// namespace can be made here.
 fn cli(args: &[&str]) -> Option<Output> {
-    let out = Command::new("unshare").arg("--net").arg(env!("CARGO_BIN_EXE_portopen")).args(args).output().ok()?;
+    let out = match Command::new("unshare").arg("--net").arg(env!("CARGO_BIN_EXE_portopen")).args(args).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("skipped: unshare (util-linux) cannot be run: {e}");
+            return None;
+        }
+    };
     if !out.status.success() && String::from_utf8_lossy(&out.stderr).starts_with("unshare:") {
         eprintln!("skipped: no empty network namespace here (unshare --net needs root): {}", String::from_utf8_lossy(&out.stderr).trim());
         return None;

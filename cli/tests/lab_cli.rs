@@ -3,6 +3,8 @@
 //! the output says (a moved port in words, no "opened in" when nothing opened, no repeated
 //! words, the address class apart in JSON, `[]` for an empty list). Needs root and the lab: run
 //! by scripts/test.sh (`--include-ignored`).
+// The lab is Linux network namespaces (setns).
+#![cfg(target_os = "linux")]
 
 #[path = "../../tests/labkit/mod.rs"]
 mod labkit;
