@@ -1,5 +1,6 @@
-//! Guarded XML parsing: refuse DTDs and entities, bound nesting depth and node count *before*
-//! roxmltree sees the text (it recurses per nesting level), then small lookup helpers.
+//! Guarded XML parsing: refuse DTDs and entities, bound nesting depth, attributes per element,
+//! namespace declarations and node count *before* roxmltree sees the text (it recurses per
+//! level; attributes and namespaces cost it more than linear time), then small lookup helpers.
 
 use super::ParseError;
 use crate::limits::{XML_MAX_ATTRIBUTES, XML_MAX_DEPTH, XML_MAX_NAMESPACES, XML_MAX_NAMESPACES_PER_ELEMENT, XML_MAX_NODES};
