@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::error::Error;
 use crate::gateway::{Gateway, Service, ServiceKind};
+use crate::json::Json;
 use crate::limits::STATE_FILE_MAX;
 use crate::parse::json::{self, int_field, str_field};
 use crate::parse::url::HttpUrl;
@@ -23,13 +24,6 @@ const JOURNAL_HEADER: &str = r#"{"format":"portopen-journal","version":2}"#;
 
 fn clean(s: &str) -> String {
     s.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect()
-}
-
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "v4",
-        Family::V6 => "v6",
-    }
 }
 
 fn parse_family(s: &str) -> Option<Family> {
@@ -62,7 +56,7 @@ pub fn format_cache(gateways: &[&Gateway]) -> String {
     for g in gateways {
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            family_name(g.family),
+            g.family.tag(),
             g.location,
             g.local_addr,
             clean(&g.device_type),
@@ -140,27 +134,34 @@ pub enum JournalEntry {
 /// port). Ports and ids are numbers, everything else strings. Readers ignore unknown fields.
 pub fn format_journal(entries: &[JournalEntry]) -> String {
     let mut out = format!("{JOURNAL_HEADER}\n");
-    let s = |text: &str| json::string(text);
+    let text = |t: &dyn std::fmt::Display| Json::s(t.to_string());
+    let number = |n: u16| Json::Num(n.into());
     for e in entries {
-        match e {
-            JournalEntry::Mapping { control, local, external_port, protocol, internal_client, internal_port, description } => out.push_str(&format!(
-                "{{\"kind\":\"mapping\",\"service_type\":{},\"control_url\":{},\"local\":{},\"external_port\":{external_port},\"protocol\":{},\"internal_client\":{},\"internal_port\":{internal_port},\"description\":{}}}\n",
-                s(&control.service_type),
-                s(&control.control_url.to_string()),
-                s(&local.to_string()),
-                s(&protocol.to_string()),
-                s(&internal_client.to_string()),
-                s(description),
-            )),
-            JournalEntry::Pinhole { control, local, id, protocol, internal_client, internal_port } => out.push_str(&format!(
-                "{{\"kind\":\"pinhole\",\"service_type\":{},\"control_url\":{},\"local\":{},\"id\":{id},\"protocol\":{},\"internal_client\":{},\"internal_port\":{internal_port}}}\n",
-                s(&control.service_type),
-                s(&control.control_url.to_string()),
-                s(&local.to_string()),
-                s(&protocol.to_string()),
-                s(&internal_client.to_string()),
-            )),
-        }
+        let line = match e {
+            JournalEntry::Mapping { control, local, external_port, protocol, internal_client, internal_port, description } => Json::Obj(vec![
+                ("kind", Json::s("mapping")),
+                ("service_type", text(&control.service_type)),
+                ("control_url", text(&control.control_url)),
+                ("local", text(local)),
+                ("external_port", number(*external_port)),
+                ("protocol", text(protocol)),
+                ("internal_client", text(internal_client)),
+                ("internal_port", number(*internal_port)),
+                ("description", text(description)),
+            ]),
+            JournalEntry::Pinhole { control, local, id, protocol, internal_client, internal_port } => Json::Obj(vec![
+                ("kind", Json::s("pinhole")),
+                ("service_type", text(&control.service_type)),
+                ("control_url", text(&control.control_url)),
+                ("local", text(local)),
+                ("id", number(*id)),
+                ("protocol", text(protocol)),
+                ("internal_client", text(internal_client)),
+                ("internal_port", number(*internal_port)),
+            ]),
+        };
+        out.push_str(&line.line());
+        out.push('\n');
     }
     out
 }
@@ -323,7 +324,7 @@ mod tests {
             "{}",
             lines[1]
         );
-        assert!(lines[1].ends_with(r#""description":"my \"game\"\tserver é"}"#), "{}", lines[1]);
+        assert!(lines[1].ends_with(r#""description":"my \"game\"\u0009server é"}"#), "{}", lines[1]);
         assert_eq!(parse_journal(&text), entries());
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use portopen::json::Json as J;
 use portopen::{
     CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, V4Class,
 };
@@ -237,73 +238,6 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
 }
 
 // ---- output -------------------------------------------------------------------------------
-
-/// A JSON value written by hand: the CLI's only structured output, not worth a dependency.
-enum J {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Obj(Vec<(&'static str, J)>),
-    Arr(Vec<J>),
-}
-
-impl J {
-    fn s(text: impl Into<String>) -> J {
-        J::Str(text.into())
-    }
-    fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> J) -> J {
-        v.map(f).unwrap_or(J::Null)
-    }
-    fn write(&self, out: &mut String) {
-        match self {
-            J::Null => out.push_str("null"),
-            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            J::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => out.push_str(&format!("{}", *n as i64)),
-            J::Num(n) => out.push_str(&format!("{n:.3}")),
-            J::Str(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        '\n' => out.push_str("\\n"),
-                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
-            J::Arr(items) => {
-                out.push('[');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    v.write(out);
-                }
-                out.push(']');
-            }
-            J::Obj(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    J::s(*k).write(out);
-                    out.push(':');
-                    v.write(out);
-                }
-                out.push('}');
-            }
-        }
-    }
-    fn line(&self) -> String {
-        let mut s = String::new();
-        self.write(&mut s);
-        s
-    }
-}
 
 fn family_name(f: Family) -> &'static str {
     match f {

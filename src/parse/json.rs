@@ -1,5 +1,5 @@
-//! The little JSON the library reads and writes itself: one flat object per line (the crash
-//! journal), whose values are strings or non-negative integers. Anything else is refused.
+//! The little JSON the library reads back: one flat object per line (the crash journal, written
+//! by `crate::json`), whose values are strings or non-negative integers. Anything else is refused.
 
 use super::ParseError;
 
@@ -8,25 +8,6 @@ use super::ParseError;
 pub enum Value {
     Str(String),
     Int(u64),
-}
-
-/// `text` as a JSON string literal, quotes included.
-pub fn string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// One flat object, `{"key": "text", "n": 12}`, as its fields in order. Nested objects,
@@ -177,11 +158,12 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::Json;
 
     #[test]
-    fn reads_what_it_writes() {
+    fn reads_what_the_json_writer_writes() {
         let tricky = "quote \" backslash \\ tab \t newline \n bell \u{7} é 🎮";
-        let line = format!("{{\"a\":{},\"n\":65535, \"z\" : \"\"}}", string(tricky));
+        let line = format!("{{\"a\":{},\"n\":65535, \"z\" : \"\"}}", Json::s(tricky).line());
         let fields = parse_flat_object(&line).unwrap();
         assert_eq!(str_field(&fields, "a"), Some(tricky));
         assert_eq!(int_field(&fields, "n"), Some(65535));
