@@ -64,6 +64,7 @@ impl Client {
         Ok(Client { inner, keeper: Mutex::new(None) })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.route.config
     }
@@ -213,6 +214,7 @@ impl Drop for Client {
 }
 
 impl Lease {
+    /// The lease's id: events name it (`Event::lease_id`).
     pub fn id(&self) -> u64 {
         self.id
     }
