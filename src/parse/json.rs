@@ -6,7 +6,9 @@ use super::ParseError;
 /// A value of a flat JSON object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
+    /// A string, escapes resolved.
     Str(String),
+    /// A non-negative integer.
     Int(u64),
 }
 
