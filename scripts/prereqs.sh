@@ -7,6 +7,9 @@ PACKAGES=(
   miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
+  # The Windows build and its tests under Wine (tests/bindings/windows.sh, scripts/release.sh):
+  # Debian's Rust 1.96 with std source (-Zbuild-std), mingw, llvm-dlltool (portopen.lib), Wine.
+  rustc-web cargo-web rust-web-src libstd-rust-web-dev gcc-mingw-w64-x86-64 llvm wine wine64
 )
 
 missing=()
