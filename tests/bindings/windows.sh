@@ -60,17 +60,35 @@ wine_server_up "$LAN_NS"
 ! (WINE_NS=$WAN_NS wine_server_checked) || fail "the wineserver namespace check accepts the wrong namespace"
 pass "wineserver $WINE_SERVER_PID inside $LAN_NS, checked (and refused for $WAN_NS) [$(elapsed)]"
 
-# (a) Each test executable under Wine; its libtest summary must say ok with no failure.
+# (a) Each test executable under Wine; its libtest summary must say ok with no failure. All run
+# (a failure is reported at the end, after (b) and (c)), so one run shows every failing suite.
+# Tests Wine cannot set up, skipped by exact name, each with the reason:
+WINE_SKIPS=(
+  # The fake answers from a socket bound to 127.0.0.2 to play "another host"; Wine binds a UDP
+  # socket asked for a specific IPv4 address to 0.0.0.0, so the answer comes from 127.0.0.1,
+  # the address searched, and the fault never happens.
+  "faults_ssdp an_answer_from_another_address_than_the_one_searched_is_ignored"
+)
+failed_suites=()
 for exe in "${test_exes[@]}"; do
   name=$(basename "$exe" .exe)
   name=${name%-*}
-  log=$WORK/wine-$name.log rc=0
-  wine_run "$log" "$TEST_LIMIT" "$exe" --test-threads 2 || rc=$?
+  [[ $name == portopen ]] && name="unit tests (lib)"
+  log=$WORK/wine-${name%% *}.log rc=0
+  skip_args=()
+  for entry in "${WINE_SKIPS[@]}"; do
+    [[ ${entry%% *} == "${name%% *}" ]] || continue
+    skip_args+=(--skip "${entry#* }")
+    echo "SKIPPED: windows: ${entry%% *}::${entry#* } under Wine (Wine cannot set up its fault: see WINE_SKIPS)"
+  done
+  wine_run "$log" "$TEST_LIMIT" "$exe" --test-threads 2 --exact "${skip_args[@]}" || rc=$?
   summary=$(grep -E '^test result:' "$log" | tail -n1 || true)
   if ((rc != 0)) || [[ $summary != "test result: ok."* ]]; then
-    grep -E '^test .* FAILED$|panicked|^failures:' "$log" | head -40 >&2 || true
-    tail -n 30 "$log" >&2
-    fail "$name under Wine exited with $rc: ${summary:-no libtest summary}"
+    # libtest's failures section: each failing test's output and its name.
+    sed -n '/^failures:$/,/^test result:/p' "$log" | grep -v '^ *[0-9]*: \|^ *at ' >&2 || tail -n 30 "$log" >&2
+    echo "FAIL: windows: $name under Wine exited with $rc: ${summary:-no libtest summary}" >&2
+    failed_suites+=("$name")
+    continue
   fi
   pass "$name under Wine: ${summary#test result: } [$(elapsed)]"
 done
@@ -124,4 +142,5 @@ wine_server_checked || fail "REFUSED: wineserver not running in $LAN_NS (checked
 lab_flow wine-c "$C_PORT" "$cdir/lab.exe" "$WINE64"
 pass "tests/c/lab.c (mingw, portopen.lib + portopen.dll) under Wine: both families reachable, nothing left [$(elapsed)]"
 
+((${#failed_suites[@]} == 0)) || fail "under Wine: ${failed_suites[*]} (see the failures above)"
 echo "windows: all passed in $(elapsed)"
