@@ -33,8 +33,8 @@ put() {
   done
 }
 
-step "Linux x86_64 (cargo build --release --lib --bins)"
-nice -n 10 cargo build --release --lib --bins --quiet
+step "Linux x86_64 (cargo build --locked --release --lib --bins)"
+nice -n 10 cargo build --locked --release --lib --bins --quiet
 linux=${CARGO_TARGET_DIR:-$ROOT/target}/release
 put "$linux/libportopen.so" "$DIST/linux-x86_64/libportopen.so" \
   "$UNITY/Linux/x86_64/libportopen.so" "$UNREAL/lib/Linux/x86_64/libportopen.so"
@@ -42,7 +42,7 @@ put "$linux/libportopen.a" "$DIST/linux-x86_64/libportopen.a"
 put "$linux/portopen" "$DIST/linux-x86_64/portopen"
 
 step "Windows x86_64 via mingw ($WINDOWS_TARGET, std built from Debian's rust-web-src)"
-windows_cargo build --release --lib --bins --quiet
+windows_cargo build --locked --release --lib --bins --quiet
 win=$(windows_out release)
 windist=$DIST/windows-x86_64
 put "$win/portopen.dll" "$windist/portopen.dll" \
@@ -52,6 +52,7 @@ put "$win/libportopen.a" "$windist/libportopen.a"
 put "$win/portopen.exe" "$windist/portopen.exe"
 windows_import_lib "$win/portopen.dll" "$windist" || fail "could not make portopen.def/portopen.lib"
 built+=("${windist#"$ROOT"/}/portopen.def")
+built+=("${windist#"$ROOT"/}/portopen.lib")
 put "$windist/portopen.lib" "$UNREAL/lib/Win64/x64/portopen.lib"
 # A game must not have to ship mingw's runtime DLLs: the build links them statically.
 echo "   portopen.dll imports: $(windows_imports "$win/portopen.dll" | tr '\n' ' ')"

@@ -32,7 +32,7 @@ pass() { echo "PASS: windows: $*"; }
 elapsed() { echo "$((SECONDS - started)) s"; }
 
 echo "-- build $WINDOWS_TARGET release: portopen.dll, portopen.exe (std from source; cached in $WINDOWS_CACHE)"
-windows_cargo build --release --lib --bins --quiet || fail "windows release build"
+windows_cargo build --locked --release --lib --bins --quiet || fail "windows release build"
 release=$(windows_out release)
 windows_import_lib "$release/portopen.dll" "$WORK" || fail "portopen.def/portopen.lib from portopen.dll"
 windows_imports_system_only "$release/portopen.dll" || fail "portopen.dll imports a DLL Windows does not ship"
@@ -42,7 +42,7 @@ pass "release build (portopen.dll imports: $(windows_imports "$release/portopen.
 echo "-- build the test executables (unit tests, ${FAULT_SUITES[*]})"
 suite_args=(--lib)
 for s in "${FAULT_SUITES[@]}"; do suite_args+=(--test "$s"); done
-windows_cargo test --no-run --message-format=json "${suite_args[@]}" >"$WORK/test-build.json" 2>"$WORK/test-build.log" ||
+windows_cargo test --locked --no-run --message-format=json "${suite_args[@]}" >"$WORK/test-build.json" 2>"$WORK/test-build.log" ||
   { cat "$WORK/test-build.log" >&2; fail "building the Windows test executables"; }
 mapfile -t test_exes < <(python3 -c '
 import json, sys
