@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need on Debian 12, only what is missing.
-# Sourced or run by scripts/demo.sh and scripts/test.sh; needs root (apt-get).
+# Sourced or run by scripts/demo.sh, scripts/test.sh and scripts/xcheck.sh; needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(
   miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
+  rustc-web cargo-web rust-web-src libstd-rust-web-dev     # scripts/xcheck.sh: std source for every target
 )
 
 missing=()
