@@ -6,7 +6,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::os::fd::AsRawFd;
 
-use super::route_socket::{default_gateway, DefaultRoute};
+use super::route_socket::{default_gateway, DefaultRoute, RTF_GATEWAY};
 use super::NetInterface;
 
 /// `IN6_IFF_DEPRECATED` and `IN6_IFF_TEMPORARY` from Darwin's netinet6/in6_var.h.
@@ -105,7 +105,7 @@ pub(super) fn default_gateway_v6() -> io::Result<Option<(Ipv6Addr, u32)>> {
 /// The kernel's routes through a gateway for one family: sysctl {CTL_NET, PF_ROUTE, 0, family,
 /// NET_RT_FLAGS, RTF_GATEWAY}, the dump `netstat -rn` reads.
 fn route_dump(family: libc::c_int) -> io::Result<Vec<u8>> {
-    let mut mib = [libc::CTL_NET, libc::PF_ROUTE, 0, family, libc::NET_RT_FLAGS, libc::RTF_GATEWAY];
+    let mut mib = [libc::CTL_NET, libc::PF_ROUTE, 0, family, libc::NET_RT_FLAGS, RTF_GATEWAY as libc::c_int];
     for _ in 0..ROUTE_READ_TRIES {
         let mut needed: libc::size_t = 0;
         // SAFETY: `mib` names six valid ints; a null output buffer asks only for the size,

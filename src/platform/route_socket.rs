@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(super) const RT_MSGHDR_LEN: usize = 92;
 /// `RTM_VERSION`: a message of another layout is skipped, not misread.
 const RTM_VERSION: u8 = 5;
-const RTF_GATEWAY: u32 = 0x2;
+pub(super) const RTF_GATEWAY: u32 = 0x2;
 /// A route scoped to one interface (macOS keeps one default route per interface besides the
 /// primary, unscoped one).
 const RTF_IFSCOPE: u32 = 0x0100_0000;
