@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need on Debian 12, only what is missing.
-# Sourced or run by scripts/demo.sh and scripts/test.sh; needs root (apt-get).
+# Sourced or run by scripts/demo.sh, scripts/test.sh and scripts/xcheck.sh; needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(
   miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
+  rustc-web cargo-web rust-web-src libstd-rust-web-dev     # scripts/xcheck.sh: std source for every target
   # The Windows build and its tests under Wine (tests/bindings/windows.sh, scripts/release.sh):
-  # Debian's Rust 1.96 with std source (-Zbuild-std), mingw, llvm-dlltool (portopen.lib), Wine.
-  rustc-web cargo-web rust-web-src libstd-rust-web-dev gcc-mingw-w64-x86-64 llvm wine wine64
+  # mingw, llvm-dlltool (portopen.lib), Wine; with the Debian Rust above (-Zbuild-std).
+  gcc-mingw-w64-x86-64 llvm wine wine64
 )
 
 missing=()

@@ -16,6 +16,8 @@ trap 'tests/lab/lab.sh down-all "$PORTOPEN_LAB_PREFIX" >/dev/null 2>&1 || true' 
 echo "== cargo build (debug: lib, cdylib, CLI)"
 export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
+# Every other platform a game ships on (Windows, macOS, iOS, Android, Linux ARM): type-checked.
+scripts/xcheck.sh
 
 echo "== cargo test (unit, fault suite, header, C API, lab tests)"
 # Two test threads: each lab test builds its own lab; the machine has two cores.
