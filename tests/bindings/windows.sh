@@ -22,9 +22,10 @@ cd "$ROOT"
 # Under Wine the library is slower to start and the test kit's time limits scale with this.
 export PORTOPEN_TEST_TIME_SCALE=${PORTOPEN_TEST_TIME_SCALE:-3}
 TEST_LIMIT=600 # seconds for one test executable under Wine
-# The fault-suite files that run under Wine; the others need Linux (lab_*: namespaces via
-# setns; c_api, header: gcc and cbindgen on the host; keeper_threads: /proc/self/task).
-FAULT_SUITES=(faults_http faults_lifecycle faults_soap faults_ssdp faults_xml)
+# The fault suite, every tests/faults_*.rs (loopback only). The other test files need Linux
+# (lab_*: namespaces via setns; c_api, header: gcc and cbindgen on the host; keeper_threads:
+# /proc/self/task) and are cfg-gated to it.
+mapfile -t FAULT_SUITES < <(cd tests && ls faults_*.rs | sed 's/\.rs$//')
 CLI_PORT=46150 C_PORT=46151
 started=$SECONDS
 
@@ -68,6 +69,11 @@ WINE_SKIPS=(
   # socket asked for a specific IPv4 address to 0.0.0.0, so the answer comes from 127.0.0.1,
   # the address searched, and the fault never happens.
   "faults_ssdp an_answer_from_another_address_than_the_one_searched_is_ignored"
+  # The fake resets the connection (linger 0) halfway through the body. Wine sometimes reports
+  # that reset as an orderly close (a read of 0 bytes), so the library sees a short body
+  # (InvalidResponse "connection closed with N body bytes missing") instead of the reset (Io):
+  # 1 run in 2 here. Real Windows reports WSAECONNRESET; untested there.
+  "faults_http a_reset_in_the_middle_of_the_body_is_an_io_error"
 )
 failed_suites=()
 for exe in "${test_exes[@]}"; do
