@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/fuzz"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(ssdp_response description soap_response http_response url)
+    targets=(ssdp_response description soap_response http_response url pcp)
 fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
     echo "cargo-fuzz not found: cargo install cargo-fuzz" >&2

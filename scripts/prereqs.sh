@@ -17,6 +17,9 @@ missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm packs the Unity package as a tarball (tests/bindings/unity_package.sh): any npm will do,
+# Debian's or one that came with another Node.js install.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   [[ $EUID -eq 0 ]] || { echo "prereqs: must run as root to install: ${missing[*]}" >&2; exit 1; }
   echo "prereqs: installing ${missing[*]}"

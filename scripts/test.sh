@@ -23,6 +23,14 @@ echo "== cargo test (unit, fault suite, header, C API, lab tests)"
 # Two test threads: each lab test builds its own lab; the machine has two cores.
 cargo test --quiet -- --include-ignored --test-threads 2
 
+echo "== release hygiene: rustdoc with warnings denied, crate package contents, cargo package"
+RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --lib
+# The crate package is for Rust users: no tests, lab, bindings, engine packages, scripts or fuzzing.
+if cargo package --quiet --list --allow-dirty | grep -E '^(tests|bindings|unity-sample|scripts|fuzz|cli|\.ci)/'; then
+  echo "cargo package would ship the files above" >&2; exit 1
+fi
+cargo package --quiet --allow-dirty  # builds the packaged crate on its own: what crates.io users get
+
 for t in tests/bindings/*.sh; do
   [[ -e "$t" ]] || continue
   echo "== $t"

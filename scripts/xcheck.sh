@@ -21,6 +21,9 @@ TARGETS=(
   aarch64-apple-ios aarch64-apple-ios-sim                    # iOS device and simulator
   aarch64-linux-android armv7-linux-androideabi x86_64-linux-android  # Android ABIs
   aarch64-unknown-linux-gnu                                  # Linux on ARM
+  # An OS with no platform code of its own (src/platform/mod.rs falls back, logged): the path a
+  # console port starts from. FreeBSD because its std builds here; no console target does.
+  x86_64-unknown-freebsd
 )
 (($#)) && TARGETS=("$@")
 

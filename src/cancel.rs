@@ -10,7 +10,7 @@ use crate::limits::CANCEL_POLL;
 
 /// A flag shared between a blocking call and whoever may want to stop it.
 /// Cloning shares the flag. Tripping it makes calls return [`Error::Cancelled`] within
-/// [`CANCEL_POLL`](crate::limits::CANCEL_POLL).
+/// [`CANCEL_POLL`].
 #[derive(Clone, Debug, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
 

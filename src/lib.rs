@@ -42,3 +42,11 @@ pub use check::{CheckReport, Grade};
 pub use client::{Client, ClientConfig, Lease};
 pub use events::{Event, EventKind};
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
+
+/// PCP and NAT-PMP groundwork (issue 17) for tests/ and fuzz/ only, until the lease engine uses
+/// it: the wire format (`wire`) and one exchange / the ANNOUNCE listener (`net`). Not a stable API.
+#[doc(hidden)]
+pub mod pcp {
+    pub use crate::parse::pcp as wire;
+    pub use crate::transport::pcp as net;
+}

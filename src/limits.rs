@@ -119,3 +119,15 @@ pub const LIST_MAX_ENTRIES: u32 = 1024;
 pub const EVENT_QUEUE_MAX: usize = 256;
 /// Largest cache or journal file read back.
 pub const STATE_FILE_MAX: usize = 64 * 1024;
+
+/// PCP (RFC 6887 §8.1.1): first retransmission of an unanswered request after this (IRT), then
+/// doubling. The lease engine may pass a shorter schedule for the race with UPnP.
+pub const PCP_INITIAL_RETRANSMIT: Duration = Duration::from_secs(3);
+/// PCP (RFC 6887 §8.1.1): longest wait between retransmissions (MRT).
+pub const PCP_MAX_RETRANSMIT: Duration = Duration::from_secs(1024);
+/// ANNOUNCE / NAT-PMP notice datagrams read per look (a server sends a handful when it starts;
+/// a flood waits for the next look or is dropped by the kernel).
+pub const PCP_ANNOUNCE_READS_MAX: usize = 16;
+/// Pause after a receive error other than a timeout or a refusal (an ICMP host unreachable
+/// while the router is down repeats at once), so the exchange does not spin until its deadline.
+pub const PCP_RECV_ERROR_PAUSE: Duration = Duration::from_millis(20);

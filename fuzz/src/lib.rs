@@ -127,3 +127,49 @@ fn url_checks(text: &str) {
         assert!(!j.path.bytes().any(|b| b <= b' ' || b >= 0x7f), "path unsafe for a request line: {:?}", j.path);
     }
 }
+
+/// PCP and NAT-PMP answers: parsed, matched to a MAP request of each family and to NAT-PMP
+/// requests, decided, and read as an ANNOUNCE. Whatever is accepted must be for the request.
+pub fn pcp(data: &[u8]) {
+    use portopen::pcp::wire::{self, MapRequest, NatPmpMapRequest, PcpAnswer};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    if let Ok(r) = wire::parse_response(data) {
+        assert!(data.len() >= 24 && data.len() <= wire::MESSAGE_MAX && data.len() % 4 == 0);
+        assert!(r.header.opcode < 0x80);
+    }
+    let _ = wire::parse_announcement(data);
+    // The nonce and port a mutated answer is most likely to carry: the seeds' own.
+    for client in [IpAddr::V4(Ipv4Addr::new(192, 168, 77, 100)), IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100))] {
+        let request = MapRequest {
+            nonce: *b"portopenfuzz",
+            protocol: portopen::Protocol::Udp,
+            internal_port: 40000,
+            suggested_external_port: 40000,
+            suggested_external_address: None,
+            lifetime: 600,
+            client,
+        };
+        assert_eq!(request.encode().len(), 60);
+        match request.match_answer(data) {
+            Some(PcpAnswer::Map(m)) => {
+                assert_eq!(&data[24..36], b"portopenfuzz");
+                let _ = m.verdict();
+            }
+            Some(PcpAnswer::VersionNotSupported { server_version, .. }) => assert_ne!(server_version, wire::PCP_VERSION),
+            None => {}
+        }
+    }
+    let natpmp = NatPmpMapRequest { protocol: portopen::Protocol::Udp, internal_port: 40000, suggested_external_port: 40000, lifetime: 600 };
+    if let Some(m) = natpmp.match_answer(data) {
+        assert_eq!(m.internal_port, 40000);
+        let _ = m.verdict();
+    }
+    if let Some(a) = wire::natpmp_match_address(data) {
+        let _ = a.verdict();
+    }
+    if data.len() >= 8 {
+        let a = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+        let b = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+        let _ = wire::epoch_lost_state(a, b, std::time::Duration::from_secs(u64::from(a ^ b)));
+    }
+}

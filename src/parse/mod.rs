@@ -3,6 +3,7 @@
 
 pub mod description;
 pub mod http;
+pub mod pcp;
 pub mod port_listing;
 pub mod soap;
 pub mod ssdp;

@@ -70,7 +70,7 @@ pub fn interfaces() -> io::Result<Vec<NetInterface>> {
         #[cfg(target_vendor = "apple")]
         let flags = apple::add_ipv6_flags(&mut out);
         #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
-        let flags: io::Result<()> = Err(io::Error::new(io::ErrorKind::Unsupported, "not implemented for this OS"));
+        let flags = no_ipv6_flags(&mut out);
         if let Err(e) = flags {
             fallback(
                 &FLAGS_FALLBACK,
@@ -82,6 +82,12 @@ pub fn interfaces() -> io::Result<Vec<NetInterface>> {
         }
         Ok(out)
     }
+}
+
+/// An OS without code for IPv6 address flags: every address stays "stable, preferred".
+#[cfg(not(any(windows, target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn no_ipv6_flags(_: &mut [NetInterface]) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "not implemented for this OS"))
 }
 
 /// Interfaces from getifaddrs(3) (the `if-addrs` crate), merged by name.

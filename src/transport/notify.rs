@@ -4,10 +4,9 @@
 //! a one-hour lease). Receive only: nothing is ever sent from these sockets.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
-use socket2::{Domain, Socket, Type};
-
+use super::group;
 use crate::gateway::Gateway;
 use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_NOTIFY_READS_MAX};
 use crate::parse::ssdp::{parse_notify, NotifyKind};
@@ -31,31 +30,8 @@ impl NotifyWatch {
     /// Join the SSDP multicast group on the interface of `gateway.local_addr`, on port 1900
     /// shared with every other listener of the host (SO_REUSEADDR).
     pub fn open(gateway: &Gateway) -> io::Result<NotifyWatch> {
-        let socket = match gateway.local_addr {
-            IpAddr::V4(local) => {
-                let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP))?;
-                socket.set_reuse_address(true)?;
-                socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, SSDP_PORT)).into())?;
-                socket.join_multicast_v4(&SSDP_V4, &local)?;
-                socket
-            }
-            IpAddr::V6(local) => {
-                let index = platform::interfaces()?
-                    .into_iter()
-                    .find(|i| i.v6.iter().any(|a| a.ip == local))
-                    .map(|i| i.index)
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface has {local}")))?;
-                let socket = Socket::new(Domain::IPV6, Type::DGRAM, Some(socket2::Protocol::UDP))?;
-                socket.set_only_v6(true)?;
-                socket.set_reuse_address(true)?;
-                socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, SSDP_PORT, 0, 0)).into())?;
-                socket.join_multicast_v6(&SSDP_V6_LINK, index)?;
-                socket
-            }
-        };
-        platform::ignore_udp_resets(&socket);
-        socket.set_nonblocking(true)?;
-        Ok(NotifyWatch { socket: socket.into(), location: gateway.location.socket_addr(), boot_id: gateway.boot_id })
+        let socket = group::join(gateway.local_addr, SSDP_PORT, SSDP_V4, SSDP_V6_LINK)?;
+        Ok(NotifyWatch { socket, location: gateway.location.socket_addr(), boot_id: gateway.boot_id })
     }
 
     /// Read what arrived since the last look (at most `SSDP_NOTIFY_READS_MAX` datagrams; the

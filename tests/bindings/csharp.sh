@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # C# binding tests (run by scripts/test.sh after `cargo build`; needs root, the lab packages,
 # mono-mcs, mono-runtime, gcc):
-#   1. build: the binding and the test program with mcs (warnings are errors), the Unity
-#      package's Runtime against a stub of UnityEngine, and a C program printing the header's
-#      struct layout (sizes and offsets) for the C# mirror to be checked against;
+#   1. build: the binding (its one copy lives in the Unity package, unity-sample/Runtime/Binding)
+#      and the test program with mcs (warnings are errors), and a C program printing the header's
+#      struct layout (sizes and offsets) for the C# mirror to be checked against (the Unity
+#      package's own assemblies are compiled by tests/bindings/unity_compile.sh);
 #   2. misuse, on loopback only: disposed objects, null arguments, invalid values,
 #      cancellation mid-discovery, log callback, layout;
 #   3. lab: mono inside the lab's lan namespace against miniupnpd: open UDP 45000 on both
@@ -33,11 +34,9 @@ cargo build --lib --quiet
 [[ -f "$TARGET/libportopen.so" ]] || fail "$TARGET/libportopen.so not built"
 # mcs knows C# up to 7.2; Unity 2019.4 needs no more than 7.3, so 7.2 keeps us inside both.
 MCS=(mcs -langversion:7.2 -warnaserror -nologo)
-"${MCS[@]}" -unsafe -target:library -out:"$BUILD/PortOpen.dll" bindings/csharp/*.cs
+"${MCS[@]}" -unsafe -target:library -out:"$BUILD/PortOpen.dll" unity-sample/Runtime/Binding/*.cs
 "${MCS[@]}" -r:"$BUILD/PortOpen.dll" -r:System.dll -r:System.Core.dll -out:"$BUILD/test.exe" \
   tests/bindings/csharp/Program.cs tests/bindings/csharp/MisuseTests.cs tests/bindings/csharp/LabTest.cs
-"${MCS[@]}" -unsafe -target:library -define:UNITY_5_3_OR_NEWER -out:"$BUILD/PortOpen.Unity.dll" \
-  unity-sample/Runtime/*.cs unity-sample/Runtime/PortOpen/*.cs tests/bindings/csharp/UnityStubs.cs
 
 gcc -std=c11 -Wall -Werror -Iinclude -o "$BUILD/layout" -x c - <<'EOF'
 #include <stddef.h>

@@ -204,6 +204,8 @@ start_router() {
   if [[ -f "$PIDF" ]] && router_alive "$(<"$PIDF")"; then die "router already running"; fi
   rm -f "$DIR/miniupnpd.pid"
   start_syslog_sink
+  local log_from=1
+  [[ ! -f "$LOG" ]] || log_from=$(($(stat -c %s "$LOG") + 1))
   echo "=== start $(date '+%F %T') epoch $(date +%s) ===" >>"$LOG"
   # The router gets a /dev/log of its own, as a real router has a syslog: in a private mount
   # namespace (nothing propagates to the host), /dev is a small tmpfs holding the few devices
@@ -222,6 +224,21 @@ start_router() {
   echo $! >"$PIDF"
   write_env
   local i url=http://192.168.77.1:$HTTP_PORT/rootDesc.xml
+  # (pcp) A router with UPnP off (`enable_upnp=no` appended to miniupnpd.conf between
+  # stop-router and start-router: a PCP/NAT-PMP-only router) has no web port: it is up once its
+  # log says it started.
+  if [[ "$(sed -n 's/^enable_upnp=//p' "$CONF" | tail -n 1)" == no ]]; then
+    for ((i = 0; i < 50; i++)); do
+      pid_alive "$(<"$PIDF")" || break
+      if tail -c +"$log_from" "$LOG" | grep -q 'Listening for NAT-PMP'; then
+        router_alive "$(<"$PIDF")" && return 0
+        break
+      fi
+      sleep 0.1
+    done
+    tail -n 20 "$LOG" >&2
+    die "router (UPnP off) start failed"
+  fi
   for ((i = 0; i < 25; i++)); do
     # Right after the fork its command may still be nohup or ip: no name check.
     pid_alive "$(<"$PIDF")" || break
