@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Release binaries this machine can build, into dist/ (gitignored), staged into the Unity package
-# (unity-sample/Plugins/) and the Unreal plugin (bindings/unreal/ThirdParty/portopen/):
+# (unity-sample/Plugins/, with its .meta files) and the Unreal plugin
+# (bindings/unreal/ThirdParty/portopen/; both gitignored):
 #   Linux x86_64    libportopen.so, libportopen.a, portopen (CLI)        rustup's cargo
 #   Windows x86_64  portopen.dll, portopen.lib, libportopen.dll.a,       Debian's rustc + mingw
 #                   libportopen.a, portopen.def, portopen.exe (CLI)      (scripts/windows_gnu.bash)
@@ -15,12 +16,17 @@ cd "$ROOT"
 source scripts/windows_gnu.bash
 
 DIST=$ROOT/dist
-UNITY=$ROOT/unity-sample/Plugins
 UNREAL=$ROOT/bindings/unreal/ThirdParty/portopen
 built=() missing=()
 
 step() { echo "== $*"; }
 fail() { echo "release: FAIL: $*" >&2; exit 1; }
+# unity SLOT SRC: into the Unity package, by its own staging tool, which also writes the .meta
+# files (import settings) a binary needs there (unity-sample/Tools~/stage-native.sh --list).
+unity() {
+  "$ROOT/unity-sample/Tools~/stage-native.sh" "$1" "$2" >/dev/null || fail "stage-native.sh $1 $2"
+  built+=("unity-sample/Plugins: slot $1 (+ .meta)")
+}
 # put SRC DEST...: copy one built file to each destination path (directories made as needed).
 put() {
   local src=$1 dest
@@ -36,8 +42,8 @@ put() {
 step "Linux x86_64 (cargo build --locked --release --lib --bins)"
 nice -n 10 cargo build --locked --release --lib --bins --quiet
 linux=${CARGO_TARGET_DIR:-$ROOT/target}/release
-put "$linux/libportopen.so" "$DIST/linux-x86_64/libportopen.so" \
-  "$UNITY/Linux/x86_64/libportopen.so" "$UNREAL/lib/Linux/x86_64/libportopen.so"
+put "$linux/libportopen.so" "$DIST/linux-x86_64/libportopen.so" "$UNREAL/lib/Linux/x86_64/libportopen.so"
+unity linux-x86_64 "$DIST/linux-x86_64/libportopen.so"
 put "$linux/libportopen.a" "$DIST/linux-x86_64/libportopen.a"
 put "$linux/portopen" "$DIST/linux-x86_64/portopen"
 
@@ -45,8 +51,8 @@ step "Windows x86_64 via mingw ($WINDOWS_TARGET, std built from Debian's rust-we
 windows_cargo build --locked --release --lib --bins --quiet
 win=$(windows_out release)
 windist=$DIST/windows-x86_64
-put "$win/portopen.dll" "$windist/portopen.dll" \
-  "$UNITY/Windows/x86_64/portopen.dll" "$UNREAL/lib/Win64/x64/portopen.dll"
+put "$win/portopen.dll" "$windist/portopen.dll" "$UNREAL/lib/Win64/x64/portopen.dll"
+unity windows-x86_64 "$windist/portopen.dll"
 put "$win/libportopen.dll.a" "$windist/libportopen.dll.a"
 put "$win/libportopen.a" "$windist/libportopen.a"
 put "$win/portopen.exe" "$windist/portopen.exe"
