@@ -110,10 +110,12 @@ fn a_router_restart_is_heard_and_everything_is_back_within_seconds() {
     let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44200, 600)).unwrap())));
     assert!(lab.reach_v6("udp", 44200) && lab.reach_v4("udp", 44200));
     events(client); // drop the events from before the restart
+    let log_at_restart = lab.log().len();
     lab.lab_sh("restart-router"); // rules, leases and conntrack flushed: a router reboot
     let restarted = Instant::now();
-    let left: Vec<String> = lab.router_rules().into_iter().filter(|r| r.contains("44200")).collect();
-    assert!(left.is_empty(), "the restart dropped the rules: {left:?}");
+    // (No look at the rules here: the router announces itself as it starts, and on a loaded
+    // machine the keeper may have put them back before restart-router returns. The router's
+    // log below shows they were re-created, not kept.)
     // Heard within one look (5 s), then one exchange per family.
     // IPv6: UpdatePinhole fails (the ID is gone) → Lost → re-added → Recovered.
     // IPv4: the AddPortMapping refresh re-creates the mapping in the same exchange → Renewed.
@@ -131,6 +133,8 @@ fn a_router_restart_is_heard_and_everything_is_back_within_seconds() {
     }
     eprintln!("lab_lifecycle: both families back {:.1} s after the router restart (600 s lease)", restarted.elapsed().as_secs_f64());
     assert!(seen.contains(&(Family::V6, EventKind::Lost)), "{seen:?}");
+    let asked = lab.router_requests(log_at_restart);
+    assert!(asked.get("AddPinhole").is_some_and(|n| *n >= 1), "the pinhole was re-created after the reboot: {asked:?}");
     let info = lease.info();
     assert!(info.v6.status.is_open() && info.v4.status.is_open(), "{info:?}");
     assert!(lab.reach_v6("udp", 44200), "IPv6 reachable again after recovery");
@@ -249,7 +253,10 @@ fn a_router_behind_cgnat_is_reported_and_ipv6_still_opens() {
         let lease = client.open(&request(44500, 600)).unwrap();
         lease.info()
     });
-    assert_eq!(info.v4.status, PortStatus::NoExternalAddress, "{:?}", info.v4);
+    // What the router answers GetExternalIPAddress decides which: 2.3.1 an empty address (no
+    // external address), 2.3.9 its WAN address 100.64.0.1 (shared: a NAT above the router).
+    let expected = if lab.router_version() == "2.3.1" { PortStatus::NoExternalAddress } else { PortStatus::UpstreamNat };
+    assert_eq!(info.v4.status, expected, "miniupnpd {}: {:?}", lab.router_version(), info.v4);
     assert!(info.v4.message.contains("would not be reachable"), "{}", info.v4.message);
     assert_eq!(info.v6.status, PortStatus::Open, "{:?}", info.v6);
 }
