@@ -17,7 +17,7 @@
 //!   ([`connect_in_progress`]); [`recv_datagram`] must report a datagram larger than the
 //!   buffer as truncated, and [`is_udp_reset`] must name the errors an ICMP error turns into.
 //!
-//! Where an OS cannot tell something, the fallback is explicit and logged once ([`fallback`]).
+//! Where an OS cannot tell something, the fallback is explicit and logged once per process.
 //! `unsafe` (FFI into the OS) is allowed in the OS files `windows.rs` and `apple.rs` only.
 
 use std::io;
