@@ -44,10 +44,7 @@ scripts/xcheck.sh
 # Tests of behaviour that does not work yet (they fail on today's code): skipped here, by name,
 # and said so. Empty this list when the fix lands (issue 20: engine helper; issue 19 items 1-2).
 AWAITING_FIX=(
-  a_reopen_after_a_crash_leaves_miniupnpd_2_3_1_holding_the_asked_lease                       # issue 20
-  a_reboot_onto_a_new_web_port_is_heard_and_both_families_are_back_within_10_s                 # issue 19.1
   a_router_powered_on_again_on_a_new_web_port_is_found_and_both_families_are_back_within_10_s # issue 19.1
-  a_silent_flush_of_the_routers_chains_is_repaired_within_one_renewal                          # issue 19.2
 )
 SKIP=()
 for t in "${AWAITING_FIX[@]}"; do SKIP+=(--skip "$t"); done
