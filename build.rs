@@ -3,11 +3,13 @@
 //! Keeping the committed header fresh:
 //! - Every build generates the header into `$OUT_DIR/portopen.h` and passes that path to the
 //!   crate's targets as `PORTOPEN_FRESH_HEADER`.
-//! - A normal build then copies it to `include/portopen.h` when the content differs (only then,
-//!   so builds never touch an up-to-date tree): a developer sees the change and commits it.
-//! - With `PORTOPEN_CHECK_HEADER=1` (CI) the committed header is left alone, and
-//!   `tests/header.rs` compares it byte for byte with the fresh one: a commit whose header does
-//!   not match its Rust fails there.
+//! - A build never writes into the source tree by default (cargo forbids it when publishing).
+//!   A developer who changed `src/ffi` opts in with `PORTOPEN_WRITE_HEADER=1 cargo build`: the
+//!   fresh header is then copied to `include/portopen.h` when its content differs, to be
+//!   committed.
+//! - `tests/header.rs` compares the committed header byte for byte with the fresh one: a commit
+//!   whose header does not match its Rust fails there. `PORTOPEN_CHECK_HEADER=1` (CI) forbids
+//!   the copy even when `PORTOPEN_WRITE_HEADER` is set, so the check can never fix itself.
 //! - If cbindgen fails, the build only warns (the library still builds); `tests/header.rs` then
 //!   fails because the fresh header is missing.
 
@@ -19,6 +21,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=include/portopen.h");
     println!("cargo:rerun-if-env-changed=PORTOPEN_CHECK_HEADER");
+    println!("cargo:rerun-if-env-changed=PORTOPEN_WRITE_HEADER");
 
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let fresh = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("portopen.h");
@@ -36,7 +39,8 @@ fn main() {
         println!("cargo:warning=cannot write {}: {e}", fresh.display());
         return;
     }
-    if std::env::var_os("PORTOPEN_CHECK_HEADER").is_some_and(|v| v == "1") {
+    let is_set = |name: &str| std::env::var_os(name).is_some_and(|v| v == "1");
+    if !is_set("PORTOPEN_WRITE_HEADER") || is_set("PORTOPEN_CHECK_HEADER") {
         return;
     }
     let committed = root.join("include/portopen.h");

@@ -5,9 +5,12 @@ set -euo pipefail
 
 PACKAGES=(
   miniupnpd-nftables nftables iproute2 miniupnpc python3   # the real-router lab
+  dpkg-dev make pkg-config libnftnl-dev libmnl-dev libssl-dev uuid-dev  # lab routers built from
+                                                           # Debian's source (tests/lab/build-miniupnpd.sh)
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
   rustc-web cargo-web rust-web-src libstd-rust-web-dev     # scripts/xcheck.sh: std source for every target
+  clang patchelf g++-mingw-w64-x86-64-posix wine wine64    # Unreal plugin against the mock engine
 )
 
 missing=()

@@ -3,15 +3,15 @@
 //! A: pinholes usable as delivered; B: usable after changing a router setting;
 //! C: answers discovery but pinholes unusable; D: no answer to discovery — with the evidence.
 
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::action::Fault;
 use crate::addr::ExternalAddress;
-use crate::cancel::Budget;
 use crate::client::Client;
 use crate::error::Error;
 use crate::gateway::Gateway;
+use crate::json::Json;
 use crate::limits::{CHECK_LEASE_SECS, CHECK_PORT_BASE};
 use crate::pinhole::{FirewallStatus, Pinhole};
 use crate::port_mapping::PortMapping;
@@ -117,7 +117,8 @@ impl Client {
             let v6 = self.discover(Family::V6);
             (v6, t4.join().unwrap_or_else(|_| Err(Error::NoGateway("IPv4 discovery thread panicked".into()))))
         });
-        let budget = || Budget::new(self.config().action_timeout, &crate::cancel::CancelToken::new());
+        // Reads and adds stop on the client's cancel; the deletes of what was added do not.
+        let budget = || self.budget();
         let mut report = CheckReport {
             grade: Grade::D,
             reason: String::new(),
@@ -157,7 +158,7 @@ impl Client {
                         lease_secs: CHECK_LEASE_SECS,
                     };
                     let result = gw.map_port(&wanted, &budget()).and_then(|m| {
-                        gw.delete_port_mapping(None, m.external_port, m.protocol, &budget())?;
+                        gw.delete_port_mapping(None, m.external_port, m.protocol, &self.closing_budget())?;
                         Ok(format!("mapped external port {} (lease {} s) and removed it", m.external_port, m.lease_secs))
                     });
                     report.mapping = Some(trial(result, started));
@@ -203,15 +204,20 @@ impl Client {
         let p =
             Pinhole { remote_host: None, remote_port: 0, internal_client: client, internal_port: port, protocol: Protocol::Udp, lease_secs: CHECK_LEASE_SECS };
         let result = gw.add_pinhole(&p, &budget()).and_then(|id| {
-            gw.delete_pinhole(id, &budget())?;
+            gw.delete_pinhole(id, &self.closing_budget())?;
             Ok(format!("added pinhole {id} for [{client}]:{port}/UDP and removed it"))
         });
+        let fault = result.as_ref().err().and_then(Error::fault);
         let t = trial(result, started);
-        (report.grade, report.reason) = match (t.ok, t.upnp_code) {
+        (report.grade, report.reason) = match (t.ok, fault) {
             (true, _) => (Grade::A, "an IPv6 pinhole was added and removed as delivered".to_string()),
-            (false, Some(606)) => (Grade::B, "AddPinhole not authorized (606): the router must be set to allow UPnP pinhole control for this host".to_string()),
-            (false, Some(703)) => (Grade::B, "AddPinhole refused: inbound pinholes not allowed (703) until the user enables them".to_string()),
-            (false, Some(702)) => (Grade::A, "the IPv6 firewall is off (702): inbound traffic passes without pinholes".to_string()),
+            (false, Some(Fault::NotAuthorized)) => {
+                (Grade::B, "AddPinhole not authorized (606): the router must be set to allow UPnP pinhole control for this host".to_string())
+            }
+            (false, Some(Fault::PinholesNotAllowed)) => {
+                (Grade::B, "AddPinhole refused: inbound pinholes not allowed (703) until the user enables them".to_string())
+            }
+            (false, Some(Fault::FirewallDisabled)) => (Grade::A, "the IPv6 firewall is off (702): inbound traffic passes without pinholes".to_string()),
             (false, _) => (Grade::C, format!("the gateway answers but AddPinhole failed: {}", t.detail)),
         };
         report.pinhole = Some(t);
@@ -219,110 +225,47 @@ impl Client {
     }
 }
 
-// JSON by hand: a fixed shape, not worth a dependency.
-
-/// A JSON object being written: `{"key":value,...}`.
-struct Obj(String);
-
-impl Obj {
-    fn new() -> Obj {
-        Obj(String::from("{"))
-    }
-    fn key(&mut self, key: &str) -> &mut String {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-        string(&mut self.0, key);
-        self.0.push(':');
-        &mut self.0
-    }
-    fn str(mut self, key: &str, value: &str) -> Obj {
-        string(self.key(key), value);
-        self
-    }
-    fn opt_str(self, key: &str, value: Option<&str>) -> Obj {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self.raw(key, "null"),
-        }
-    }
-    fn raw(mut self, key: &str, value: &str) -> Obj {
-        self.key(key).push_str(value);
-        self
-    }
-    fn opt_raw(self, key: &str, value: Option<String>) -> Obj {
-        let text = value.unwrap_or_else(|| "null".into());
-        self.raw(key, &text)
-    }
-    fn end(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
+fn evidence_json(e: &FamilyEvidence) -> Json {
+    Json::Obj(vec![
+        ("location", Json::s(&e.location)),
+        ("server", Json::opt(e.server.as_deref(), Json::s)),
+        ("igd_version", Json::Num(e.igd_version.into())),
+        ("services", Json::Arr(e.services.iter().map(Json::s).collect())),
+        ("local_addr", Json::s(e.local_addr.to_string())),
+    ])
 }
 
-fn string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn evidence_json(e: &FamilyEvidence) -> String {
-    let mut services = String::from("[");
-    for (i, s) in e.services.iter().enumerate() {
-        if i > 0 {
-            services.push(',');
-        }
-        string(&mut services, s);
-    }
-    services.push(']');
-    Obj::new()
-        .str("location", &e.location)
-        .opt_str("server", e.server.as_deref())
-        .raw("igd_version", &e.igd_version.to_string())
-        .raw("services", &services)
-        .str("local_addr", &e.local_addr.to_string())
-        .end()
-}
-
-fn trial_json(t: &Trial) -> String {
-    Obj::new()
-        .raw("ok", &t.ok.to_string())
-        .opt_raw("upnp_code", t.upnp_code.map(|c| c.to_string()))
-        .str("detail", &t.detail)
-        .raw("millis", &format!("{:.3}", t.millis))
-        .end()
+fn trial_json(t: &Trial) -> Json {
+    Json::Obj(vec![
+        ("ok", Json::Bool(t.ok)),
+        ("upnp_code", Json::opt(t.upnp_code, |c| Json::Num(c.into()))),
+        ("detail", Json::s(&t.detail)),
+        ("millis", Json::Num(t.millis)),
+    ])
 }
 
 impl CheckReport {
     /// The report as one compact JSON object (the C API's `report_json`, the CLI's `--json`).
     pub fn to_json(&self) -> String {
         let r = self;
-        Obj::new()
-            .str("grade", &r.grade.letter().to_string())
-            .str("meaning", r.grade.meaning())
-            .str("reason", &r.reason)
-            .opt_raw("v6_gateway", r.v6_gateway.as_ref().map(evidence_json))
-            .opt_str("v6_discovery_error", r.v6_discovery_error.as_deref())
-            .opt_raw("v4_gateway", r.v4_gateway.as_ref().map(evidence_json))
-            .opt_str("v4_discovery_error", r.v4_discovery_error.as_deref())
-            .opt_raw("firewall_enabled", r.firewall.map(|f| f.enabled.to_string()))
-            .opt_raw("inbound_pinhole_allowed", r.firewall.map(|f| f.inbound_pinhole_allowed.to_string()))
-            .opt_str("firewall_error", r.firewall_error.as_deref())
-            .opt_raw("pinhole", r.pinhole.as_ref().map(trial_json))
-            .opt_str("external_address", r.external_address.as_deref())
-            .opt_str("external_class", r.external_class.as_deref())
-            .opt_raw("mapping", r.mapping.as_ref().map(trial_json))
-            .end()
+        let text = |v: Option<&String>| Json::opt(v, Json::s);
+        Json::Obj(vec![
+            ("grade", Json::s(r.grade.letter().to_string())),
+            ("meaning", Json::s(r.grade.meaning())),
+            ("reason", Json::s(&r.reason)),
+            ("v6_gateway", Json::opt(r.v6_gateway.as_ref(), evidence_json)),
+            ("v6_discovery_error", text(r.v6_discovery_error.as_ref())),
+            ("v4_gateway", Json::opt(r.v4_gateway.as_ref(), evidence_json)),
+            ("v4_discovery_error", text(r.v4_discovery_error.as_ref())),
+            ("firewall_enabled", Json::opt(r.firewall, |f| Json::Bool(f.enabled))),
+            ("inbound_pinhole_allowed", Json::opt(r.firewall, |f| Json::Bool(f.inbound_pinhole_allowed))),
+            ("firewall_error", text(r.firewall_error.as_ref())),
+            ("pinhole", Json::opt(r.pinhole.as_ref(), trial_json)),
+            ("external_address", text(r.external_address.as_ref())),
+            ("external_class", text(r.external_class.as_ref())),
+            ("mapping", Json::opt(r.mapping.as_ref(), trial_json)),
+        ])
+        .line()
     }
 }
 

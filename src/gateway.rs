@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::action::SoapAction;
 use crate::addr::V6Scope;
 use crate::cancel::{Budget, CancelToken};
 use crate::error::{Error, UpnpFault};
@@ -225,15 +226,16 @@ impl Gateway {
     }
 
     /// One SOAP action. Faults become [`Error::Upnp`], whatever the HTTP status they came with.
-    /// An action that changes nothing when repeated (see `is_idempotent`) that
+    /// An action that changes nothing when repeated ([`SoapAction::is_idempotent`]) that
     /// got no answer within half its budget is asked once more on a new connection: a router whose
     /// accept queue overflowed can leave an accepted-looking connection unserved for seconds, while
     /// a fresh one gets through at once. Other actions (AddAnyPortMapping, AddPinhole: a repeat
     /// could hold a second port or pinhole) get one attempt with the whole budget.
-    pub fn call(&self, service: &Service, action: &str, args: &[(&str, String)], budget: &Budget) -> Result<Vec<(String, String)>, Error> {
-        if !is_idempotent(action) {
-            return self.call_once(service, action, args, budget);
+    pub(crate) fn call(&self, service: &Service, action: SoapAction, args: &[(&str, String)], budget: &Budget) -> Result<Vec<(String, String)>, Error> {
+        if !action.is_idempotent() {
+            return self.call_once(service, action.name(), args, budget);
         }
+        let action = action.name();
         let first = budget.capped(budget.remaining(action)? / 2);
         match self.call_once(service, action, args, &first) {
             Err(Error::Timeout(what)) if !budget.expired() => {
@@ -275,28 +277,6 @@ impl Gateway {
         }
         result
     }
-}
-
-/// Actions that leave the router as they found it when asked twice with the same arguments:
-/// reads, deletes (the second answers "no such entry"), UpdatePinhole, and AddPortMapping (same
-/// host and ports: the mapping is refreshed, not doubled).
-fn is_idempotent(action: &str) -> bool {
-    matches!(
-        action,
-        "GetExternalIPAddress"
-            | "GetStatusInfo"
-            | "GetSpecificPortMappingEntry"
-            | "GetGenericPortMappingEntry"
-            | "GetListOfPortMappings"
-            | "AddPortMapping"
-            | "DeletePortMapping"
-            | "GetFirewallStatus"
-            | "GetOutboundPinholeTimeout"
-            | "UpdatePinhole"
-            | "DeletePinhole"
-            | "CheckPinholeWorking"
-            | "GetPinholePackets"
-    )
 }
 
 /// The local address to use toward `location`: the OS's choice, except over IPv6 where a

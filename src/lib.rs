@@ -1,47 +1,68 @@
 //! portopen: open inbound game ports on the home router — IPv6 firewall pinholes
 //! (WANIPv6FirewallControl:1) and IPv4 port mappings (WANIPConnection) — over UPnP IGD.
 //!
-//! Layers, bottom up: [`parse`] (pure parsers), [`transport`] (sockets, HTTP, SSDP search),
-//! [`gateway`] (discovery and typed actions), lifecycle ([`client`], [`lease`]), and the C ABI
-//! in `ffi`. Every blocking call has a deadline and can be cancelled from another thread.
+//! Start with [`Client`]: [`Client::open`] an [`OpenRequest`], keep the [`Lease`], poll
+//! [`Event`]s; [`Client::check`] grades the router. [`discover`] and [`Gateway`]'s typed actions
+//! are there for diagnostics. Every blocking call has a deadline and can be cancelled from
+//! another thread ([`Client::cancel`]).
+//!
+//! Layers, bottom up: parsers (`parse`, pure), transport (sockets, HTTP, SSDP), gateway actions
+//! (`gateway`, `pinhole`, `port_mapping`, typed by `action`), the lease engine (`engine`: a
+//! sans-IO state machine) and its blocking driver (`route_upnp`, `driver`, `keeper`,
+//! `client`), and the C ABI (`ffi`). Modules are private; the public API is the list below.
 
 #![deny(unsafe_code)]
 
-pub mod addr;
-pub mod cancel;
-pub mod error;
-pub mod events;
-pub mod limits;
-pub mod parse;
-pub mod persist;
-pub mod types;
-
-pub use addr::{ExternalAddress, V4Class};
-pub use cancel::{Budget, CancelToken};
-pub use error::{Error, Result, UpnpFault};
-pub use types::{Family, Protocol};
-pub mod gateway;
-pub mod pinhole;
-pub(crate) mod platform;
-pub mod port_mapping;
-pub mod transport;
-
-pub use gateway::{discover, DiscoveryOptions, Gateway, Service, ServiceKind};
-pub use pinhole::{FirewallStatus, Pinhole};
-pub use port_mapping::{PortMapping, StatusInfo};
-pub mod check;
-pub mod client;
+mod action;
+mod addr;
+mod cancel;
+mod check;
+mod client;
+mod config;
+mod driver;
+mod engine;
+mod error;
+mod events;
 /// The C ABI (`include/portopen.h`); exported symbols only, nothing for Rust callers.
 // The C ABI: the only module allowed `unsafe` (each block carries a `// SAFETY:` comment).
 #[allow(unsafe_code)]
 mod ffi;
+mod gateway;
+mod gateway_cache;
 mod keeper;
-pub mod lease;
+mod lease;
+mod pinhole;
+mod platform;
+mod port_mapping;
+mod route_upnp;
+mod transport;
+mod types;
 
-pub use check::{CheckReport, Grade};
-pub use client::{Client, ClientConfig, Lease};
-pub use events::{Event, EventKind};
+// Reachable for the fuzz targets, the CLI and the tests, which exercise the parsers, the state
+// files and the limits directly, and write JSON like the library: not part of the API, and may
+// change in any release.
+#[doc(hidden)]
+pub mod json;
+#[doc(hidden)]
+pub mod limits;
+#[doc(hidden)]
+pub mod parse;
+#[doc(hidden)]
+pub mod persist;
+
+pub use action::Fault;
+pub use addr::{ExternalAddress, V4Class};
+pub use cancel::{Budget, CancelToken};
+pub use check::{CheckReport, FamilyEvidence, Grade, Trial};
+pub use client::{Client, Lease};
+pub use config::ClientConfig;
+pub use error::{upnp_error_name, Error, Result, UpnpFault};
+pub use events::{Event, EventCallback, EventKind};
+pub use gateway::{choose_local_addr, discover, DiscoveryOptions, Gateway, Service, ServiceKind};
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
+pub use pinhole::{FirewallStatus, Pinhole};
+pub use port_mapping::{PortMapping, StatusInfo};
+pub use types::{Family, Protocol};
 
 /// PCP and NAT-PMP groundwork (issue 17) for tests/ and fuzz/ only, until the lease engine uses
 /// it: the wire format (`wire`) and one exchange / the ANNOUNCE listener (`net`). Not a stable API.

@@ -19,13 +19,6 @@ fn clean(s: &str) -> String {
     s.chars().map(|c| if c == '\t' || c == '\n' || c == '\r' { ' ' } else { c }).collect()
 }
 
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "v4",
-        Family::V6 => "v6",
-    }
-}
-
 fn parse_family(s: &str) -> Option<Family> {
     match s {
         "v4" => Some(Family::V4),
@@ -56,7 +49,7 @@ pub fn format_cache(gateways: &[&Gateway]) -> String {
     for g in gateways {
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            family_name(g.family),
+            g.family.tag(),
             g.location,
             g.local_addr,
             clean(&g.device_type),

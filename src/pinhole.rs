@@ -3,6 +3,7 @@
 
 use std::net::Ipv6Addr;
 
+use crate::action::SoapAction;
 use crate::addr::{ipv6_canonical, V6Scope};
 use crate::cancel::Budget;
 use crate::error::Error;
@@ -11,7 +12,7 @@ use crate::limits::PINHOLE_LEASE_MAX_SECS;
 use crate::parse::soap::arg;
 use crate::types::Protocol;
 
-/// A pinhole request (or what we know of one we made).
+/// A.name() pinhole request (or what we know of one we made).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pinhole {
     /// Remote host allowed in (None: any).
@@ -76,66 +77,66 @@ fn check_client(p: &Pinhole) -> Result<(), Error> {
 impl Gateway {
     /// GetFirewallStatus.
     pub fn firewall_status(&self, budget: &Budget) -> Result<FirewallStatus, Error> {
-        const A: &str = "GetFirewallStatus";
-        let out = self.call(self.firewall_service(A)?, A, &[], budget)?;
+        const A: SoapAction = SoapAction::GetFirewallStatus;
+        let out = self.call(self.firewall_service(A.name())?, A, &[], budget)?;
         Ok(FirewallStatus {
-            enabled: parse_bool(A, "FirewallEnabled", arg(&out, "FirewallEnabled"))?,
-            inbound_pinhole_allowed: parse_bool(A, "InboundPinholeAllowed", arg(&out, "InboundPinholeAllowed"))?,
+            enabled: parse_bool(A.name(), "FirewallEnabled", arg(&out, "FirewallEnabled"))?,
+            inbound_pinhole_allowed: parse_bool(A.name(), "InboundPinholeAllowed", arg(&out, "InboundPinholeAllowed"))?,
         })
     }
 
     /// GetOutboundPinholeTimeout (501 on miniupnpd 2.3.1 for a wildcard remote).
     pub fn outbound_pinhole_timeout(&self, p: &Pinhole, budget: &Budget) -> Result<u32, Error> {
-        const A: &str = "GetOutboundPinholeTimeout";
+        const A: SoapAction = SoapAction::GetOutboundPinholeTimeout;
         check_client(p)?;
         let args = tuple_args(p);
-        let out = self.call(self.firewall_service(A)?, A, &args, budget)?;
+        let out = self.call(self.firewall_service(A.name())?, A, &args, budget)?;
         let t = arg(&out, "OutboundPinholeTimeout").unwrap_or("").trim();
-        t.parse().map_err(|_| Error::invalid_response(A, format!("OutboundPinholeTimeout '{t}' is not a number")))
+        t.parse().map_err(|_| Error::invalid_response(A.name(), format!("OutboundPinholeTimeout '{t}' is not a number")))
     }
 
     /// AddPinhole. Returns the router's UniqueID.
     pub fn add_pinhole(&self, p: &Pinhole, budget: &Budget) -> Result<u16, Error> {
-        const A: &str = "AddPinhole";
+        const A: SoapAction = SoapAction::AddPinhole;
         check_client(p)?;
         if p.lease_secs == 0 || p.lease_secs > PINHOLE_LEASE_MAX_SECS {
             return Err(Error::InvalidArgument(format!("pinhole lease must be 1..={PINHOLE_LEASE_MAX_SECS} s, not {}", p.lease_secs)));
         }
         let mut args = tuple_args(p);
         args.push(("LeaseTime", p.lease_secs.to_string()));
-        let out = self.call(self.firewall_service(A)?, A, &args, budget)?;
-        parse_unique_id(A, arg(&out, "UniqueID"))
+        let out = self.call(self.firewall_service(A.name())?, A, &args, budget)?;
+        parse_unique_id(A.name(), arg(&out, "UniqueID"))
     }
 
     /// UpdatePinhole: extend a pinhole's lease. (Not AddPinhole again: miniupnpd before 2.3.3
     /// sets a wrong lease when AddPinhole updates an existing pinhole.)
     pub fn update_pinhole(&self, id: u16, lease_secs: u32, budget: &Budget) -> Result<(), Error> {
-        const A: &str = "UpdatePinhole";
+        const A: SoapAction = SoapAction::UpdatePinhole;
         if lease_secs == 0 || lease_secs > PINHOLE_LEASE_MAX_SECS {
             return Err(Error::InvalidArgument(format!("pinhole lease must be 1..={PINHOLE_LEASE_MAX_SECS} s, not {lease_secs}")));
         }
         let args = [("UniqueID", id.to_string()), ("NewLeaseTime", lease_secs.to_string())];
-        self.call(self.firewall_service(A)?, A, &args, budget).map(|_| ())
+        self.call(self.firewall_service(A.name())?, A, &args, budget).map(|_| ())
     }
 
     /// DeletePinhole.
     pub fn delete_pinhole(&self, id: u16, budget: &Budget) -> Result<(), Error> {
-        const A: &str = "DeletePinhole";
-        self.call(self.firewall_service(A)?, A, &[("UniqueID", id.to_string())], budget).map(|_| ())
+        const A: SoapAction = SoapAction::DeletePinhole;
+        self.call(self.firewall_service(A.name())?, A, &[("UniqueID", id.to_string())], budget).map(|_| ())
     }
 
     /// GetPinholePackets: packets that went through the pinhole.
     pub fn pinhole_packets(&self, id: u16, budget: &Budget) -> Result<u32, Error> {
-        const A: &str = "GetPinholePackets";
-        let out = self.call(self.firewall_service(A)?, A, &[("UniqueID", id.to_string())], budget)?;
+        const A: SoapAction = SoapAction::GetPinholePackets;
+        let out = self.call(self.firewall_service(A.name())?, A, &[("UniqueID", id.to_string())], budget)?;
         let t = arg(&out, "PinholePackets").unwrap_or("").trim();
-        t.parse().map_err(|_| Error::invalid_response(A, format!("PinholePackets '{t}' is not a number")))
+        t.parse().map_err(|_| Error::invalid_response(A.name(), format!("PinholePackets '{t}' is not a number")))
     }
 
     /// CheckPinholeWorking.
     pub fn check_pinhole_working(&self, id: u16, budget: &Budget) -> Result<bool, Error> {
-        const A: &str = "CheckPinholeWorking";
-        let out = self.call(self.firewall_service(A)?, A, &[("UniqueID", id.to_string())], budget)?;
-        parse_bool(A, "IsWorking", arg(&out, "IsWorking"))
+        const A: SoapAction = SoapAction::CheckPinholeWorking;
+        let out = self.call(self.firewall_service(A.name())?, A, &[("UniqueID", id.to_string())], budget)?;
+        parse_bool(A.name(), "IsWorking", arg(&out, "IsWorking"))
     }
 }

@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use crate::action::{Fault, SoapAction};
 use crate::addr::ExternalAddress;
 use crate::cancel::Budget;
 use crate::error::Error;
@@ -11,7 +12,7 @@ use crate::limits::{MAPPING_CONFLICT_TRIES, MAPPING_LEASE_MAX_SECS, MAPPING_PORT
 use crate::parse::soap::arg;
 use crate::types::Protocol;
 
-/// A port mapping as the router holds it.
+/// A.name() port mapping as the router holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortMapping {
     /// Remote host the mapping is limited to (None: any).
@@ -56,21 +57,22 @@ fn parse_u16(action: &str, name: &str, text: Option<&str>) -> Result<u16, Error>
 impl Gateway {
     /// GetExternalIPAddress, classified. An empty answer is [`ExternalAddress::None`], not an error.
     pub fn external_address(&self, budget: &Budget) -> Result<ExternalAddress, Error> {
-        const A: &str = "GetExternalIPAddress";
-        let service = self.wan_service(A)?;
+        const A: SoapAction = SoapAction::GetExternalIpAddress;
+        let service = self.wan_service(A.name())?;
         let out = self.call(service, A, &[], budget)?;
         let text = arg(&out, "NewExternalIPAddress").unwrap_or("").trim();
         if text.is_empty() {
             return Ok(ExternalAddress::None);
         }
-        let ip = text.parse().map_err(|_| Error::invalid_response(A, format!("'{}' is not an IP address", text.chars().take(48).collect::<String>())))?;
+        let ip =
+            text.parse().map_err(|_| Error::invalid_response(A.name(), format!("'{}' is not an IP address", text.chars().take(48).collect::<String>())))?;
         Ok(ExternalAddress::classify(Some(ip)))
     }
 
     /// GetStatusInfo.
     pub fn status_info(&self, budget: &Budget) -> Result<StatusInfo, Error> {
-        const A: &str = "GetStatusInfo";
-        let out = self.call(self.wan_service(A)?, A, &[], budget)?;
+        const A: SoapAction = SoapAction::GetStatusInfo;
+        let out = self.call(self.wan_service(A.name())?, A, &[], budget)?;
         Ok(StatusInfo {
             connection_status: arg(&out, "NewConnectionStatus").unwrap_or("").to_string(),
             last_connection_error: arg(&out, "NewLastConnectionError").unwrap_or("").to_string(),
@@ -99,41 +101,41 @@ impl Gateway {
 
     /// AddPortMapping, exactly as given (no retries).
     pub fn add_port_mapping(&self, m: &PortMapping, budget: &Budget) -> Result<(), Error> {
-        const A: &str = "AddPortMapping";
+        const A: SoapAction = SoapAction::AddPortMapping;
         let args = Self::mapping_args(m)?;
-        self.call(self.wan_service(A)?, A, &args, budget).map(|_| ())
+        self.call(self.wan_service(A.name())?, A, &args, budget).map(|_| ())
     }
 
     /// AddAnyPortMapping (WANIPConnection:2): the router picks a free external port, close to
     /// the one asked. Returns the port it reserved.
     pub fn add_any_port_mapping(&self, m: &PortMapping, budget: &Budget) -> Result<u16, Error> {
-        const A: &str = "AddAnyPortMapping";
-        let service = self.wan_service(A)?;
+        const A: SoapAction = SoapAction::AddAnyPortMapping;
+        let service = self.wan_service(A.name())?;
         if service.kind != ServiceKind::WanIpConnection2 {
-            return Err(Error::NotSupported(format!("{A} needs WANIPConnection:2; the gateway offers {}", service.kind.name())));
+            return Err(Error::NotSupported(format!("{} needs WANIPConnection:2; the gateway offers {}", A.name(), service.kind.name())));
         }
         let args = Self::mapping_args(m)?;
         let out = self.call(service, A, &args, budget)?;
-        parse_u16(A, "NewReservedPort", arg(&out, "NewReservedPort"))
+        parse_u16(A.name(), "NewReservedPort", arg(&out, "NewReservedPort"))
     }
 
     /// DeletePortMapping.
     pub fn delete_port_mapping(&self, remote_host: Option<Ipv4Addr>, external_port: u16, protocol: Protocol, budget: &Budget) -> Result<(), Error> {
-        const A: &str = "DeletePortMapping";
+        const A: SoapAction = SoapAction::DeletePortMapping;
         let args = [
             ("NewRemoteHost", remote_arg(remote_host)),
             ("NewExternalPort", port_arg(external_port, "external port")?),
             ("NewProtocol", protocol.upnp_name().to_string()),
         ];
-        self.call(self.wan_service(A)?, A, &args, budget).map(|_| ())
+        self.call(self.wan_service(A.name())?, A, &args, budget).map(|_| ())
     }
 
     /// DeletePortMappingRange (WANIPConnection:2). `manage` false deletes only this host's.
     pub fn delete_port_mapping_range(&self, start: u16, end: u16, protocol: Protocol, manage: bool, budget: &Budget) -> Result<(), Error> {
-        const A: &str = "DeletePortMappingRange";
-        let service = self.wan_service(A)?;
+        const A: SoapAction = SoapAction::DeletePortMappingRange;
+        let service = self.wan_service(A.name())?;
         if service.kind != ServiceKind::WanIpConnection2 {
-            return Err(Error::NotSupported(format!("{A} needs WANIPConnection:2")));
+            return Err(Error::NotSupported(format!("{} needs WANIPConnection:2", A.name())));
         }
         if start > end {
             return Err(Error::InvalidArgument(format!("port range {start}-{end} is empty")));
@@ -184,31 +186,31 @@ impl Gateway {
         protocol: Protocol,
         budget: &Budget,
     ) -> Result<PortMapping, Error> {
-        const A: &str = "GetSpecificPortMappingEntry";
+        const A: SoapAction = SoapAction::GetSpecificPortMappingEntry;
         let args = [
             ("NewRemoteHost", remote_arg(remote_host)),
             ("NewExternalPort", port_arg(external_port, "external port")?),
             ("NewProtocol", protocol.upnp_name().to_string()),
         ];
-        let out = self.call(self.wan_service(A)?, A, &args, budget)?;
-        let mut m = Self::entry_from_args(A, &out, Some(external_port), Some(protocol))?;
+        let out = self.call(self.wan_service(A.name())?, A, &args, budget)?;
+        let mut m = Self::entry_from_args(A.name(), &out, Some(external_port), Some(protocol))?;
         m.remote_host = remote_host;
         Ok(m)
     }
 
     /// GetGenericPortMappingEntry by index (713/714 past the end).
     pub fn get_generic_port_mapping(&self, index: u32, budget: &Budget) -> Result<PortMapping, Error> {
-        const A: &str = "GetGenericPortMappingEntry";
-        let out = self.call(self.wan_service(A)?, A, &[("NewPortMappingIndex", index.to_string())], budget)?;
-        Self::entry_from_args(A, &out, None, None)
+        const A: SoapAction = SoapAction::GetGenericPortMappingEntry;
+        let out = self.call(self.wan_service(A.name())?, A, &[("NewPortMappingIndex", index.to_string())], budget)?;
+        Self::entry_from_args(A.name(), &out, None, None)
     }
 
     /// GetListOfPortMappings (WANIPConnection:2).
     pub fn list_port_mappings(&self, start: u16, end: u16, protocol: Protocol, manage: bool, max: u16, budget: &Budget) -> Result<Vec<PortMapping>, Error> {
-        const A: &str = "GetListOfPortMappings";
-        let service = self.wan_service(A)?;
+        const A: SoapAction = SoapAction::GetListOfPortMappings;
+        let service = self.wan_service(A.name())?;
         if service.kind != ServiceKind::WanIpConnection2 {
-            return Err(Error::NotSupported(format!("{A} needs WANIPConnection:2")));
+            return Err(Error::NotSupported(format!("{} needs WANIPConnection:2", A.name())));
         }
         let args = [
             ("NewStartPort", port_arg(start, "start port")?),
@@ -218,7 +220,7 @@ impl Gateway {
             ("NewNumberOfPorts", max.to_string()),
         ];
         let out = self.call(service, A, &args, budget)?;
-        let listing = crate::parse::port_listing::parse(arg(&out, "NewPortListing").unwrap_or("")).map_err(|e| Error::invalid_response(A, e.0))?;
+        let listing = crate::parse::port_listing::parse(arg(&out, "NewPortListing").unwrap_or("")).map_err(|e| Error::invalid_response(A.name(), e.0))?;
         listing
             .into_iter()
             .map(|e| {
@@ -232,7 +234,7 @@ impl Gateway {
                     ("NewPortMappingDescription".to_string(), e.description),
                     ("NewLeaseDuration".to_string(), e.lease_time),
                 ];
-                Self::entry_from_args(A, &args, None, None)
+                Self::entry_from_args(A.name(), &args, None, None)
             })
             .collect()
     }
@@ -254,13 +256,13 @@ impl Gateway {
         if service.kind == ServiceKind::WanIpConnection2 {
             match self.add_any_port_mapping(&m, budget) {
                 Ok(port) => m.external_port = port,
-                Err(Error::Upnp(f)) if f.code == 725 || f.code == 402 => {
-                    log::info!("AddAnyPortMapping refused a {} s lease ({}); asking for a permanent one, deleted on close", m.lease_secs, f.code);
+                Err(e) if e.fault() == Some(Fault::OnlyPermanent) => {
+                    log::info!("AddAnyPortMapping refused a {} s lease ({e}); asking for a permanent one, deleted on close", m.lease_secs);
                     m.lease_secs = 0;
                     m.external_port = self.add_any_port_mapping(&m, budget)?;
                 }
-                Err(Error::Upnp(f)) if f.code == 401 || f.code == 602 => {
-                    log::info!("AddAnyPortMapping not implemented ({}): falling back to AddPortMapping", f.code);
+                Err(e) if e.fault() == Some(Fault::NotImplemented) => {
+                    log::info!("AddAnyPortMapping not implemented ({e}): falling back to AddPortMapping");
                     self.add_with_retries(&mut m, budget)?;
                 }
                 Err(e) => return Err(e),
@@ -296,7 +298,7 @@ impl Gateway {
                 }
                 Ok(m)
             }
-            Err(Error::Upnp(f)) if f.code == 714 => {
+            Err(e) if e.is_gone() => {
                 Err(Error::invalid_response("AddPortMapping", format!("router said success but holds no mapping for port {}", m.external_port)))
             }
             Err(e) => {
@@ -312,11 +314,11 @@ impl Gateway {
         loop {
             match self.add_port_mapping(m, budget) {
                 Ok(()) => return Ok(()),
-                Err(Error::Upnp(f)) if (f.code == 725 || f.code == 402) && m.lease_secs != 0 => {
-                    log::info!("AddPortMapping refused a {} s lease ({}); asking for a permanent one, deleted on close", m.lease_secs, f.code);
+                Err(e) if e.fault() == Some(Fault::OnlyPermanent) && m.lease_secs != 0 => {
+                    log::info!("AddPortMapping refused a {} s lease ({e}); asking for a permanent one, deleted on close", m.lease_secs);
                     m.lease_secs = 0;
                 }
-                Err(Error::Upnp(f)) if f.code == 718 && tries < MAPPING_CONFLICT_TRIES => {
+                Err(e) if e.fault() == Some(Fault::Taken) && tries < MAPPING_CONFLICT_TRIES => {
                     tries += 1;
                     m.external_port = next_candidate_port(first, tries);
                     log::debug!("external port taken (718); trying {}", m.external_port);

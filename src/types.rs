@@ -17,6 +17,13 @@ impl Family {
             Family::V6 => "IPv6",
         }
     }
+    /// Short tag, "v4" or "v6": the state files' and the CLI's JSON spelling.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Family::V4 => "v4",
+            Family::V6 => "v6",
+        }
+    }
 }
 
 impl fmt::Display for Family {

@@ -247,6 +247,65 @@ fn after_a_crash_the_journal_removes_only_our_own_leftovers() {
 }
 
 #[test]
+fn closing_a_pinhole_the_router_already_dropped_is_a_clean_close_whatever_its_version_answers() {
+    // An unknown UniqueID is answered 704 (the spec), 402 (miniupnpd 2.3.1) or 501 (2.3.9+):
+    // each must read "already gone", without a warning or a "not removed" message.
+    for code in [704, 402, 501] {
+        let v6 = FakeIgd::v6();
+        let c = client(&[&v6], false);
+        let lease = c.open(&v6_request(40000, 60)).unwrap();
+        {
+            let mut router = v6.model();
+            router.pinholes.clear();
+            router.unknown_pinhole_code = code;
+        }
+        lease.close();
+        let closed = std::iter::from_fn(|| c.poll_event()).find(|e| e.kind == EventKind::Closed).expect("a closed event");
+        assert_eq!(closed.message, "", "{code}: {closed:?}");
+        assert_eq!(lease.info().v6.message, "", "{code}");
+        assert!(v6.model().pinholes.is_empty(), "{code}: nothing left, the check's probe included");
+    }
+}
+
+#[test]
+fn a_delete_that_really_fails_with_501_is_reported_not_taken_for_gone() {
+    let v6 = FakeIgd::v6();
+    let c = client(&[&v6], false);
+    let lease = c.open(&v6_request(40000, 60)).unwrap();
+    v6.model().unknown_pinhole_code = 501;
+    v6.fault("DeletePinhole", Fault::Upnp(501)); // the router holds it and will not delete it
+    lease.close();
+    let closed = std::iter::from_fn(|| c.poll_event()).find(|e| e.kind == EventKind::Closed).expect("a closed event");
+    assert!(closed.message.starts_with("not removed from the router"), "{closed:?}");
+    assert_eq!(v6.model().pinholes.len(), 1);
+}
+
+#[test]
+fn a_re_open_that_hits_an_existing_pinhole_leaves_the_router_holding_the_lease_asked() {
+    // A crash without journal left the pinhole; the game opens the same port again. On
+    // miniupnpd before 2.3.3 the AddPinhole that finds it sets a wrong lease (2.3.1: ~6700 s for
+    // 120 asked); the router must end up holding the 120 s reported to the game.
+    let v6 = FakeIgd::v6();
+    let c = client(&[&v6], true);
+    let left = c.open(&v6_request(40000, 120)).unwrap();
+    std::mem::forget(left); // the crash: nothing closes it
+    v6.model().add_existing_pinhole_lease = Some(6700);
+    let c2 = client(&[&v6], true);
+    let lease = c2.open(&v6_request(40000, 120)).unwrap();
+    assert_eq!(lease.info().v6.lease_secs, 120);
+    let end = Instant::now() + Duration::from_secs(2);
+    let held = || v6.model().pinholes.values().map(|p| p.lease).collect::<Vec<_>>();
+    while held() != [120] && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(held(), [120], "the router holds the lease asked for, not miniupnpd 2.3.1's");
+    assert_eq!(lease.info().v6.lease_secs, 120);
+    drop(lease);
+    assert!(v6.model().pinholes.is_empty());
+    drop(c);
+}
+
+#[test]
 fn ipv6_firewall_states_give_their_status() {
     type Setup = fn(&FakeIgd);
     let cases: [(&str, Setup, PortStatus, Option<u16>); 5] = [
@@ -286,6 +345,27 @@ fn check_grades_the_router_from_its_firewall_flags() {
     let silent = FakeIgd::v6();
     silent.set_ssdp(fake_igd::Ssdp::Raw(Vec::new()));
     assert_eq!(client(&[&silent], false).check(0).grade, Grade::D);
+}
+
+#[test]
+fn check_stops_on_the_clients_cancel_and_tries_nothing_more() {
+    // The header promises that portopen_client_cancel stops every blocking call, check's
+    // trial actions included (they used a token of their own before).
+    let fake = FakeIgd::v6();
+    fake.fault("GetFirewallStatus", Fault::Delay(Duration::from_secs(2)));
+    let c = client(&[&fake], false);
+    c.gateway(portopen::Family::V6).unwrap(); // found: check's own discovery is quick
+    let started = Instant::now();
+    let report = std::thread::scope(|s| {
+        let running = s.spawn(|| c.check(0));
+        std::thread::sleep(Duration::from_millis(300));
+        c.cancel();
+        running.join().unwrap()
+    });
+    assert!(started.elapsed() < Duration::from_millis(1500), "check ran on for {:?} after the cancel", started.elapsed());
+    assert!(report.firewall_error.as_deref().is_some_and(|e| e.contains("cancelled")), "{report:?}");
+    assert!(fake.calls("AddPinhole").is_empty(), "no trial after the cancel");
+    assert!(fake.model().pinholes.is_empty());
 }
 
 #[test]

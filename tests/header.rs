@@ -1,5 +1,5 @@
-//! The committed C header is what the Rust generates (see build.rs: CI builds with
-//! PORTOPEN_CHECK_HEADER=1 so a stale include/portopen.h fails here), and it compiles cleanly as
+//! The committed C header is what the Rust generates (see build.rs: builds write the header
+//! into the tree only with PORTOPEN_WRITE_HEADER=1, so a stale include/portopen.h fails here), and it compiles cleanly as
 //! strict C11 and C++17.
 
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ fn committed_header_matches_the_rust_it_is_generated_from() {
     assert!(
         fresh == committed,
         "include/portopen.h differs from the header generated from src/ffi ({fresh_path}): \
-         run `cargo build` (without PORTOPEN_CHECK_HEADER) and commit include/portopen.h"
+         run `PORTOPEN_WRITE_HEADER=1 cargo build` and commit include/portopen.h"
     );
 }
 

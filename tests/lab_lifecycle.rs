@@ -85,16 +85,18 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
     assert!(lab.router_rules().iter().all(|r| !r.contains("44100")));
 
     // What the router was asked, exactly: one exchange per renewal per family (UpdatePinhole;
-    // an AddPortMapping refresh), one read-back of the mapping, no search after the open.
+    // an AddPortMapping refresh), one read-back of the mapping, one UpdatePinhole right after
+    // the AddPinhole (the lease asked, which an AddPinhole that hit an existing pinhole sets
+    // wrong on miniupnpd < 2.3.3: issue 20), no search after the open.
     let asked = lab.router_requests(log_start);
     let n = |k: &str| asked.get(k).copied().unwrap_or(0);
-    assert_eq!(n("UpdatePinhole"), renewed(Family::V6), "{asked:?} {evs:?}");
+    assert_eq!(n("UpdatePinhole"), 1 + renewed(Family::V6), "{asked:?} {evs:?}");
     assert_eq!(n("AddPortMapping"), renewed(Family::V4), "{asked:?} {evs:?}");
     assert_eq!((n("AddPinhole"), n("AddAnyPortMapping"), n("GetExternalIPAddress")), (1, 1, 1), "{asked:?}");
     assert_eq!(n("GetSpecificPortMappingEntry"), 1, "one read-back of the mapping: {asked:?}");
     assert_eq!((n("DeletePinhole"), n("DeletePortMapping")), (1, 1), "{asked:?}");
     let soap_total: usize = asked.iter().filter(|(k, _)| !matches!(k.as_str(), "M-SEARCH" | "GET")).map(|(_, v)| v).sum();
-    assert_eq!(soap_total, 6 + renewed(Family::V6) + renewed(Family::V4), "nothing else was asked: {asked:?}");
+    assert_eq!(soap_total, 7 + renewed(Family::V6) + renewed(Family::V4), "nothing else was asked: {asked:?}");
     let later = lab.router_requests(after_open);
     assert_eq!((later.get("M-SEARCH"), later.get("GET")), (None, None), "no rediscovery while the router is unchanged: {later:?}");
 }
@@ -110,10 +112,12 @@ fn a_router_restart_is_heard_and_everything_is_back_within_seconds() {
     let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44200, 600)).unwrap())));
     assert!(lab.reach_v6("udp", 44200) && lab.reach_v4("udp", 44200));
     events(client); // drop the events from before the restart
+    let log_at_restart = lab.log().len();
     lab.lab_sh("restart-router"); // rules, leases and conntrack flushed: a router reboot
     let restarted = Instant::now();
-    let left: Vec<String> = lab.router_rules().into_iter().filter(|r| r.contains("44200")).collect();
-    assert!(left.is_empty(), "the restart dropped the rules: {left:?}");
+    // (No look at the rules here: the router announces itself as it starts, and on a loaded
+    // machine the keeper may have put them back before restart-router returns. The router's
+    // log below shows they were re-created, not kept.)
     // Heard within one look (5 s), then one exchange per family.
     // IPv6: UpdatePinhole fails (the ID is gone) → Lost → re-added → Recovered.
     // IPv4: the AddPortMapping refresh re-creates the mapping in the same exchange → Renewed.
@@ -131,6 +135,8 @@ fn a_router_restart_is_heard_and_everything_is_back_within_seconds() {
     }
     eprintln!("lab_lifecycle: both families back {:.1} s after the router restart (600 s lease)", restarted.elapsed().as_secs_f64());
     assert!(seen.contains(&(Family::V6, EventKind::Lost)), "{seen:?}");
+    let asked = lab.router_requests(log_at_restart);
+    assert!(asked.get("AddPinhole").is_some_and(|n| *n >= 1), "the pinhole was re-created after the reboot: {asked:?}");
     let info = lease.info();
     assert!(info.v6.status.is_open() && info.v4.status.is_open(), "{info:?}");
     assert!(lab.reach_v6("udp", 44200), "IPv6 reachable again after recovery");
@@ -249,7 +255,10 @@ fn a_router_behind_cgnat_is_reported_and_ipv6_still_opens() {
         let lease = client.open(&request(44500, 600)).unwrap();
         lease.info()
     });
-    assert_eq!(info.v4.status, PortStatus::NoExternalAddress, "{:?}", info.v4);
+    // What the router answers GetExternalIPAddress decides which: 2.3.1 an empty address (no
+    // external address), 2.3.9 its WAN address 100.64.0.1 (shared: a NAT above the router).
+    let expected = if lab.router_version() == "2.3.1" { PortStatus::NoExternalAddress } else { PortStatus::UpstreamNat };
+    assert_eq!(info.v4.status, expected, "miniupnpd {}: {:?}", lab.router_version(), info.v4);
     assert!(info.v4.message.contains("would not be reachable"), "{}", info.v4.message);
     assert_eq!(info.v6.status, PortStatus::Open, "{:?}", info.v6);
 }

@@ -20,7 +20,9 @@ const SSDP_V6_LINK: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xc);
 /// Listens on the SSDP group of the interface toward one gateway.
 pub struct NotifyWatch {
     socket: UdpSocket,
-    /// The watched gateway's LOCATION address: a NOTIFY names it to be about that gateway.
+    /// The watched gateway's LOCATION address. A NOTIFY is about that gateway when its LOCATION
+    /// names the same host, whatever the port: a router may serve HTTP on a new port after each
+    /// start (miniupnpd's default http_port=0), and that reboot is the one to hear (issue 19).
     location: SocketAddr,
     /// Its last known boot (from the search answer, the cache, or a NOTIFY heard since).
     boot_id: Option<u32>,
@@ -58,7 +60,7 @@ impl NotifyWatch {
             let Ok(notify) = parse_notify(&buf[..datagram.len]) else { continue };
             // ssdp:update announces a BOOTID change without a reboot; a byebye carries none.
             let (NotifyKind::Alive, Some(boot)) = (notify.kind, notify.boot_id) else { continue };
-            let about_ours = notify.location.as_deref().and_then(|l| HttpUrl::parse(l).ok()).is_some_and(|u| u.socket_addr() == self.location);
+            let about_ours = notify.location.as_deref().and_then(|l| HttpUrl::parse(l).ok()).is_some_and(|u| u.socket_addr().ip() == self.location.ip());
             if !about_ours || self.boot_id == Some(boot) {
                 continue;
             }

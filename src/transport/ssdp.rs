@@ -53,6 +53,7 @@ pub struct Hit {
     pub location: HttpUrl,
     pub from: SocketAddr,
     /// Interface index the answer came in on (0 when unknown).
+    #[allow(dead_code)] // kept for diagnostics; nothing reads it since the module is private
     pub if_index: u32,
     pub elapsed: Duration,
 }

@@ -80,6 +80,8 @@ tests/lab/lab.sh up "$LAB" >/dev/null
 ENV_FILE=/tmp/portopen-lab/$LAB/env
 lab_var() { sed -n "s/^$1=//p" "$ENV_FILE"; }
 LAN_NS=$(lab_var LAN_NS) WAN_NS=$(lab_var WAN_NS) LAN_V6=$(lab_var LAN_V6) EXT_V4=$(lab_var EXT_V4)
+# (the router follows PORTOPEN_LAB_ROUTER / PORTOPEN_LAB_HTTP_PORT, read by lab.sh)
+echo "   router: miniupnpd $(lab_var ROUTER_VERSION), $(lab_var HTTP_PORT_MODE) web port $(lab_var HTTP_PORT)"
 
 coproc CS { exec timeout 180 ip netns exec "$LAN_NS" mono --debug "$BUILD/test.exe" lab 2>&1; }
 # Own copies: bash unsets CS and CS_PID as soon as the program exits.

@@ -40,6 +40,7 @@ run_checked() {
 valgrind_summary() { grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|All heap blocks' "$1" | sed 's/^==[0-9]*== */    valgrind: /'; }
 
 # lab_up NAME: a fresh default lab (torn down at exit); loads its env (LAN_NS, WAN_NS, ...).
+# Its router follows PORTOPEN_LAB_ROUTER / PORTOPEN_LAB_HTTP_PORT (read by lab.sh).
 lab_up() {
   [[ $1 =~ ^[a-z0-9]{1,16}$ ]] || fail "bad lab name '$1'"
   LAB_NAME=$1
@@ -48,6 +49,7 @@ lab_up() {
   # shellcheck disable=SC1090
   source "/tmp/portopen-lab/$LAB_NAME/env"
   set +a
+  echo "    router: miniupnpd $ROUTER_VERSION, $HTTP_PORT_MODE web port $HTTP_PORT"
 }
 
 # reach v4|v6 PORT: prints and returns 0 for REACHABLE, 1 for UNREACHABLE; anything else fails.

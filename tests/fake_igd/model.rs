@@ -31,6 +31,12 @@ pub struct Model {
     pub inbound_pinhole_allowed: bool,
     /// Refuse finite mapping leases with 725 OnlyPermanentLeasesSupported.
     pub permanent_only: bool,
+    /// The code answered to UpdatePinhole/DeletePinhole for a UniqueID it does not hold: 704
+    /// (the spec), 402 (miniupnpd 2.3.1), 501 (miniupnpd 2.3.9 and later).
+    pub unknown_pinhole_code: u16,
+    /// miniupnpd before 2.3.3: an AddPinhole of an existing tuple sets this lease, not the one
+    /// asked (the source documents' bug 2; ~6700 s seen on 2.3.1 for 120 asked).
+    pub add_existing_pinhole_lease: Option<u32>,
     pub mappings: BTreeMap<(u16, String), Mapping>,
     pub pinholes: BTreeMap<u16, Pinhole>,
     pub requests: Vec<Request>,
@@ -48,6 +54,8 @@ impl Model {
             firewall_enabled: true,
             inbound_pinhole_allowed: true,
             permanent_only: false,
+            unknown_pinhole_code: 704,
+            add_existing_pinhole_lease: None,
             mappings: BTreeMap::new(),
             pinholes: BTreeMap::new(),
             requests: Vec::new(),
@@ -120,11 +128,11 @@ impl Model {
                 };
                 // miniupnpd: the same tuple again updates the existing pinhole and returns its ID.
                 let same = |o: &Pinhole| Pinhole { lease: p.lease, ..o.clone() } == p;
-                let id = match self.pinholes.iter().find(|(_, o)| same(o)) {
-                    Some((id, _)) => *id,
+                let (id, p) = match self.pinholes.iter().find(|(_, o)| same(o)) {
+                    Some((id, _)) => (*id, Pinhole { lease: self.add_existing_pinhole_lease.unwrap_or(p.lease), ..p }),
                     None => {
                         self.next_id += 1;
-                        self.next_id - 1
+                        (self.next_id - 1, p)
                     }
                 };
                 self.pinholes.insert(id, p);
@@ -132,11 +140,11 @@ impl Model {
             }
             "UpdatePinhole" => {
                 let lease = number("NewLeaseTime")?;
-                let p = self.pinholes.get_mut(&(number("UniqueID")? as u16)).ok_or(704u16)?;
+                let p = self.pinholes.get_mut(&(number("UniqueID")? as u16)).ok_or(self.unknown_pinhole_code)?;
                 p.lease = lease;
                 Ok(vec![])
             }
-            "DeletePinhole" => self.pinholes.remove(&(number("UniqueID")? as u16)).map(|_| vec![]).ok_or(704),
+            "DeletePinhole" => self.pinholes.remove(&(number("UniqueID")? as u16)).map(|_| vec![]).ok_or(self.unknown_pinhole_code),
             _ => Err(401),
         }
     }

@@ -6,11 +6,21 @@
 set -euo pipefail
 
 LAB_ROOT=/tmp/portopen-lab
-HTTP_PORT=5000
+FIXED_HTTP_PORT=5000
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PROBE=$HERE/probe.py
 PY=${PYTHON:-python3}
-MINIUPNPD=${MINIUPNPD:-/usr/sbin/miniupnpd}
+# The router, its web port and extra config lines: `up` options, defaulting to these (so a test
+# command can run every lab test against another router by setting them once).
+#   PORTOPEN_LAB_ROUTER     2.3.1 (Debian 12's package, default) | 2.3.9 (Debian 13's source, built
+#                           once by build-miniupnpd.sh) | 2.3.1-nopcp | 2.3.9-nopcp | /path/to/miniupnpd
+#   PORTOPEN_LAB_HTTP_PORT  fixed (5000, default) | random (http_port=0: a new port at every start)
+#   PORTOPEN_LAB_CONF       extra miniupnpd.conf lines, separated by newlines or ';'
+#   PORTOPEN_LAB_UPTIME     long (default) | boot: the router's clocks at each start (see start_router)
+DEFAULT_ROUTER=${PORTOPEN_LAB_ROUTER:-${MINIUPNPD:-2.3.1}}
+DEFAULT_HTTP_PORT=${PORTOPEN_LAB_HTTP_PORT:-fixed}
+DEFAULT_CONF=${PORTOPEN_LAB_CONF:-}
+DEFAULT_UPTIME=${PORTOPEN_LAB_UPTIME:-long}
 VARIANTS="default reserved-wan igd1 no-router no-pinhole"
 # Extra LAN hosts (add-hosts) number 1..HOSTS_MAX and get 192.168.77.(10+K) / 2001:db8:1::(10+K)
 # (the same digits in both), below the lan host's .100.
@@ -22,10 +32,13 @@ BRIDGE_MAC=02:00:5e:77:00:01
 die() { echo "lab: $*" >&2; exit 1; }
 usage() {
   cat >&2 <<EOF
-usage: $0 up NAME [VARIANT]     VARIANT: ${VARIANTS// /|} (default: default)
+usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--uptime long|boot] [--conf LINE]...
+                                    VARIANT: ${VARIANTS// /|} (default: default)
+                                    R: 2.3.1|2.3.9|2.3.1-nopcp|2.3.9-nopcp|/path/to/miniupnpd
        $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
        $0 down NAME | down-all [PREFIX]
-       $0 stop-router NAME | start-router NAME | restart-router NAME
+       $0 stop-router NAME | start-router NAME | restart-router NAME [--uptime long|boot]
+       $0 flush-chains NAME         # "silent flush": miniupnpd's chains emptied while it runs
        $0 rules NAME
        $0 exec NAME lan|rtr|wan|hK CMD...
 EOF
@@ -121,6 +134,14 @@ EXT_V4=$EXT_V4
 WAN_HOST_V4=$WAN_HOST_V4
 WAN_HOST_V6=2001:db8:ffff::2
 HTTP_PORT=$HTTP_PORT
+HTTP_PORT_MODE=$HTTP_PORT_MODE
+ROUTER_UPTIME=$ROUTER_UPTIME
+ROUTER_CLOCK_OFFSET=${ROUTER_CLOCK_OFFSET:-}
+LOCATION_V4=${HTTP_PORT:+http://192.168.77.1:$HTTP_PORT/rootDesc.xml}
+LOCATION_V6=${HTTP_PORT:+http://[2001:db8:1::1]:$HTTP_PORT/rootDesc.xml}
+ROUTER=$ROUTER
+ROUTER_BIN=$MINIUPNPD
+ROUTER_VERSION=$ROUTER_VERSION
 ROUTER_PID=$pid
 ROUTER_LOG=$LOG
 VARIANT=$VARIANT
@@ -132,6 +153,31 @@ load_env() {
   EXT_V4=$(sed -n 's/^EXT_V4=//p' "$DIR/env")
   WAN_HOST_V4=$(sed -n 's/^WAN_HOST_V4=//p' "$DIR/env")
   VARIANT=$(sed -n 's/^VARIANT=//p' "$DIR/env")
+  HTTP_PORT=$(sed -n 's/^HTTP_PORT=//p' "$DIR/env")
+  HTTP_PORT_MODE=$(sed -n 's/^HTTP_PORT_MODE=//p' "$DIR/env")
+  ROUTER_UPTIME=$(sed -n 's/^ROUTER_UPTIME=//p' "$DIR/env")
+  ROUTER_CLOCK_OFFSET=$(sed -n 's/^ROUTER_CLOCK_OFFSET=//p' "$DIR/env")
+  ROUTER=$(sed -n 's/^ROUTER=//p' "$DIR/env")
+  MINIUPNPD=$(sed -n 's/^ROUTER_BIN=//p' "$DIR/env")
+  ROUTER_VERSION=$(sed -n 's/^ROUTER_VERSION=//p' "$DIR/env")
+}
+
+# Sets MINIUPNPD (the binary) and ROUTER_VERSION for router $1 (see PORTOPEN_LAB_ROUTER).
+resolve_router() {
+  ROUTER=$1
+  case $ROUTER in
+    2.3.1) MINIUPNPD=/usr/sbin/miniupnpd ;;
+    2.3.9 | 2.3.9-nopcp | 2.3.1-nopcp)
+      local args=("${ROUTER%-nopcp}")
+      [[ "$ROUTER" != *-nopcp ]] || args+=(--no-pcp)
+      MINIUPNPD=$("$HERE/build-miniupnpd.sh" "${args[@]}") || die "building router $ROUTER failed" ;;
+    */*) MINIUPNPD=$ROUTER ;;
+    *) die "unknown router '$ROUTER' (2.3.1, 2.3.9, 2.3.1-nopcp, 2.3.9-nopcp or a path)" ;;
+  esac
+  [[ -x "$MINIUPNPD" ]] || die "router $ROUTER: $MINIUPNPD is not an executable (package miniupnpd-nftables?)"
+  # "miniupnpd 2.3.9 Dec  1 2026" -> 2.3.9
+  ROUTER_VERSION=$("$MINIUPNPD" --version 2>&1 | awk 'NR == 1 { print $2 }')
+  [[ "$ROUTER_VERSION" =~ ^[0-9]+\.[0-9]+ ]] || die "$MINIUPNPD --version gave no version"
 }
 
 # miniupnpd 2.3.1 (nftables backend) defaults: everything in `table inet filter`;
@@ -168,20 +214,29 @@ table inet filter {
 EOF
 }
 
-flush_router_state() {
+flush_chains() {
   local c
   for c in miniupnpd prerouting_miniupnpd postrouting_miniupnpd; do
     in_ns "$RTR_NS" nft flush chain inet filter "$c"
   done
   in_ns "$RTR_NS" "$PY" "$PROBE" ct-flush
+}
+
+flush_router_state() {
+  flush_chains
   rm -f "$DIR/leases" "$DIR/leases6"
 }
 
+# $1: extra lines (newline- or ';'-separated). They go after the options (an option given again
+# wins: miniupnpd keeps the last value) and before the permission rules (the first matching
+# rule wins, so an extra `deny` or `allow` line comes first).
 write_conf() {
+  local port=0
+  [[ "$HTTP_PORT_MODE" != fixed ]] || port=$FIXED_HTTP_PORT
   cat >"$CONF" <<EOF
 ext_ifname=wan0
 listening_ip=br0
-http_port=$HTTP_PORT
+http_port=$port
 enable_upnp=yes
 enable_natpmp=yes
 secure_mode=yes
@@ -191,13 +246,20 @@ uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
 friendly_name=portopen-lab-$NAME
 lease_file=$DIR/leases
 lease_file6=$DIR/leases6
-allow 1024-65535 192.168.77.0/24 1024-65535
-deny 0-65535 0.0.0.0/0 0-65535
 EOF
   case $VARIANT in
     igd1) echo "force_igd_desc_v1=yes" >>"$CONF" ;;
     no-pinhole) echo "ipv6_disable=yes" >>"$CONF" ;;
   esac
+  local line
+  while IFS= read -r line; do
+    line=${line#"${line%%[![:space:]]*}"}
+    [[ -z "$line" ]] || echo "$line" >>"$CONF"
+  done < <(tr ';' '\n' <<<"$1")
+  cat >>"$CONF" <<EOF
+allow 1024-65535 192.168.77.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF
 }
 
 start_router() {
@@ -211,7 +273,23 @@ start_router() {
   # namespace (nothing propagates to the host), /dev is a small tmpfs holding the few devices
   # it needs and a `log` link to the lab's sink. -d copies every line to stderr, our log file.
   # nohup, `ip netns exec`, unshare and the shell's `exec` all exec, so $! is miniupnpd's pid.
-  nohup ip netns exec "$RTR_NS" unshare --mount --propagation private sh -c '
+  #
+  # The router's clocks (a time namespace of its own): miniupnpd counts time on the monotonic
+  # clock, which on a real router starts at 0 at power-on, and sends its first ssdp:alive
+  # NOTIFY only once that clock passes notify_interval (900 s; 2.3.9: 836-899 s). On the host
+  # the clock is the machine's uptime, so without this the lab router would announce its start
+  # or not depending on how long the machine has been up.
+  #   long: the clocks read a day more than the host's: a router up for long whose daemon
+  #         (re)starts; it announces itself at once (NOTIFY with the new BOOTID).
+  #   boot: the clocks read ~1 s at every start: a router that has just powered on; it sends no
+  #         NOTIFY for its first ~15 minutes (only the ssdp:byebye of the stop before it).
+  local offset=86400
+  [[ "$ROUTER_UPTIME" != boot ]] || offset=$((1 - $("$PY" -c 'import time; print(int(time.monotonic()))')))
+  ROUTER_CLOCK_OFFSET=$offset # env: the router's monotonic clock = the host's + this
+  local boot_offset=$offset
+  [[ "$ROUTER_UPTIME" != boot ]] || boot_offset=$((1 - $(cut -d. -f1 /proc/uptime)))
+  nohup ip netns exec "$RTR_NS" unshare --time --monotonic "$offset" --boottime "$boot_offset" \
+    --mount --propagation private sh -c '
     set -e
     dir=$1; shift
     mkdir -p "$dir/dev"
@@ -222,33 +300,37 @@ start_router() {
     exec "$@"' router "$DIR" "$MINIUPNPD" -f "$CONF" -d -P "$DIR/miniupnpd.pid" \
     >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDF"
-  write_env
-  local i url=http://192.168.77.1:$HTTP_PORT/rootDesc.xml
-  # (pcp) A router with UPnP off (`enable_upnp=no` appended to miniupnpd.conf between
-  # stop-router and start-router: a PCP/NAT-PMP-only router) has no web port: it is up once its
-  # log says it started.
-  if [[ "$(sed -n 's/^enable_upnp=//p' "$CONF" | tail -n 1)" == no ]]; then
-    for ((i = 0; i < 50; i++)); do
-      pid_alive "$(<"$PIDF")" || break
-      if tail -c +"$log_from" "$LOG" | grep -q 'Listening for NAT-PMP'; then
-        router_alive "$(<"$PIDF")" && return 0
-        break
-      fi
-      sleep 0.1
-    done
-    tail -n 20 "$LOG" >&2
-    die "router (UPnP off) start failed"
-  fi
+  # The web port: the configured one, or with http_port=0 the one this start picked (it says
+  # so in its log). Nobody may assume the port: tests read HTTP_PORT/LOCATION_* from env.
+  # A router with UPnP off (enable_upnp=no: `up --conf`, or appended to miniupnpd.conf between
+  # stop-router and start-router; a PCP/NAT-PMP-only router) has no web port: it is up once its
+  # log says it listens for NAT-PMP/PCP.
+  HTTP_PORT=""
+  local i url="" upnp=yes
+  upnp=$(sed -n 's/^enable_upnp=//p' "$CONF" | tail -n 1)
   for ((i = 0; i < 25; i++)); do
     # Right after the fork its command may still be nohup or ip: no name check.
     pid_alive "$(<"$PIDF")" || break
-    if in_ns "$LAN_NS" "$PY" "$PROBE" http-ok --url "$url" --timeout 0.5 >/dev/null 2>&1; then
-      router_alive "$(<"$PIDF")" && return 0
-      break
+    if [[ "$upnp" == no ]]; then
+      if tail -c +"$log_from" "$LOG" | grep -q 'Listening for NAT-PMP'; then
+        if router_alive "$(<"$PIDF")"; then write_env; return 0; fi
+        break
+      fi
+      sleep 0.2
+      continue
+    fi
+    [[ -n "$HTTP_PORT" ]] || HTTP_PORT=$(tail -c +"$log_from" "$LOG" | sed -n 's/.*HTTP listening on port \([0-9]\{1,5\}\)$/\1/p' | head -n 1)
+    if [[ -n "$HTTP_PORT" ]]; then
+      url=http://192.168.77.1:$HTTP_PORT/rootDesc.xml
+      if in_ns "$LAN_NS" "$PY" "$PROBE" http-ok --url "$url" --timeout 0.5 >/dev/null 2>&1; then
+        if router_alive "$(<"$PIDF")"; then write_env; return 0; fi
+        break
+      fi
     fi
     sleep 0.2
   done
-  echo "lab: router in '$NAME' does not answer on $url; log tail:" >&2
+  write_env
+  echo "lab: router in '$NAME' does not answer on ${url:-its web port (none in its log)}; log tail:" >&2
   tail -n 20 "$LOG" >&2
   die "router start failed"
 }
@@ -280,10 +362,43 @@ stop_router() {
   [[ ! -f "$DIR/env" ]] || write_env
 }
 
+# "Router reboot": every mapping, pinhole and flow forgotten, a new boot id. With a random web
+# port the new start must be on another port, as the reboot it stands for: the kernel could hand
+# out the same port again by chance (rarely), then the lab reboots once more.
+restart_router() {
+  local old_port=$HTTP_PORT i
+  for ((i = 0; i < 5; i++)); do
+    stop_router
+    flush_router_state
+    wait_next_boot_second
+    start_router
+    [[ "$HTTP_PORT_MODE" == random && "$HTTP_PORT" == "$old_port" ]] || return 0
+  done
+  die "router kept web port $old_port over 5 restarts with http_port=0"
+}
+
 cmd_up() {
   lab_vars "${1:-}"
-  VARIANT=${2:-default}
+  shift
+  VARIANT=default
+  if [[ $# -gt 0 && "$1" != --* ]]; then VARIANT=$1; shift; fi
   [[ " $VARIANTS " == *" $VARIANT "* ]] || die "unknown variant '$VARIANT' ($VARIANTS)"
+  local router=$DEFAULT_ROUTER extra=$DEFAULT_CONF
+  HTTP_PORT_MODE=$DEFAULT_HTTP_PORT ROUTER_UPTIME=$DEFAULT_UPTIME
+  while [[ $# -gt 0 ]]; do
+    [[ $# -ge 2 ]] || usage
+    case $1 in
+      --router) router=$2 ;;
+      --http-port) HTTP_PORT_MODE=$2 ;;
+      --uptime) ROUTER_UPTIME=$2 ;;
+      --conf) extra+=$'\n'$2 ;;
+      *) usage ;;
+    esac
+    shift 2
+  done
+  [[ "$HTTP_PORT_MODE" == fixed || "$HTTP_PORT_MODE" == random ]] || die "--http-port: fixed or random, got '$HTTP_PORT_MODE'"
+  [[ "$ROUTER_UPTIME" == long || "$ROUTER_UPTIME" == boot ]] || die "--uptime: long or boot, got '$ROUTER_UPTIME'"
+  resolve_router "$router"
   if [[ "$VARIANT" == igd1 ]] && ! grep -aq force_igd_desc_v1 "$MINIUPNPD"; then
     die "variant igd1: $MINIUPNPD has no force_igd_desc_v1 option"
   fi
@@ -339,10 +454,12 @@ cmd_up() {
   wait_ipv6_ready "$RTR_NS:br0" "$LAN_NS:eth0" "$WAN_NS:eth0" "$RTR_NS:wan0"
 
   write_ruleset
-  write_conf
+  write_conf "$extra"
+  HTTP_PORT=""
+  [[ "$HTTP_PORT_MODE" != fixed ]] || HTTP_PORT=$FIXED_HTTP_PORT
   write_env
   [[ "$VARIANT" == no-router ]] || start_router
-  echo "lab '$NAME' up (variant $VARIANT); env: $DIR/env"
+  echo "lab '$NAME' up (variant $VARIANT, miniupnpd $ROUTER_VERSION, web port $HTTP_PORT_MODE ${HTTP_PORT:-none}); env: $DIR/env"
 }
 
 # COUNT more LAN hosts, each its own namespace po-NAME-hK with eth0 on the router's bridge
@@ -412,8 +529,15 @@ case $cmd in
   down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;
   start-router) need_lab "${1:-}"; start_router ;;
-  restart-router) need_lab "${1:-}"; stop_router; flush_router_state; wait_next_boot_second; start_router ;;
+  restart-router)
+    need_lab "${1:-}"
+    if [[ $# -eq 3 && "$2" == --uptime && ( "$3" == long || "$3" == boot ) ]]; then ROUTER_UPTIME=$3
+    elif [[ $# -ne 1 ]]; then usage; fi
+    restart_router ;;
   rules) need_lab "${1:-}"; in_ns "$RTR_NS" nft list ruleset ;;
+  # A firewall reload behind the daemon's back (OpenWrt's does this): its three chains emptied
+  # while it runs, its own state kept. Conntrack too, so no established flow hides the loss.
+  flush-chains) need_lab "${1:-}"; flush_chains ;;
   exec)
     [[ $# -ge 3 ]] || usage
     lab_vars "$1"

@@ -47,23 +47,89 @@ pub struct LabHost {
     pub v6: Ipv6Addr,
 }
 
+/// The router a lab runs and its web port. Unset fields follow the test command's choice
+/// (`PORTOPEN_LAB_ROUTER`, `PORTOPEN_LAB_HTTP_PORT`, `PORTOPEN_LAB_CONF`, read by lab.sh), so
+/// one test runs against every router of the matrix; a test about one router's behaviour sets
+/// it here.
+#[derive(Clone, Debug, Default)]
+pub struct Router<'a> {
+    /// `2.3.1` (Debian 12's package), `2.3.9` (Debian 13's, built once into
+    /// /var/cache/portopen-lab), `2.3.1-nopcp`, `2.3.9-nopcp`, or a path to a miniupnpd.
+    pub version: Option<&'a str>,
+    /// Its web port: a fixed one, or a new one at every start (`http_port=0`).
+    pub http_port: Option<HttpPort>,
+    /// Extra miniupnpd.conf lines (before the permission rules; an option given again wins).
+    pub conf: &'a [&'a str],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpPort {
+    Fixed,
+    Random,
+}
+
 impl Lab {
-    /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole).
+    /// A fresh lab of `variant` (default, reserved-wan, igd1, no-router, no-pinhole) with the
+    /// test command's router (see `Router`).
     pub fn up(variant: &str) -> Lab {
+        Lab::up_with(variant, &Router::default())
+    }
+
+    /// A fresh lab of `variant` with the router `router` asks for.
+    pub fn up_with(variant: &str, router: &Router) -> Lab {
         // Unique per run (scripts/test.sh sets the prefix and removes its labs at exit, even
         // after a crash), per test binary (pid) and per lab.
         let prefix = std::env::var("PORTOPEN_LAB_PREFIX").unwrap_or_else(|_| "t".into());
         let name = format!("{prefix}{}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         assert!(name.len() <= 16 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "bad lab name: {name}");
-        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["up", &name, variant]));
-        assert!(out.status.success(), "lab.sh up {name} {variant} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", text(&out));
-        let env_text = std::fs::read_to_string(format!("/tmp/portopen-lab/{name}/env")).expect("lab env file");
-        let env = env_text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Lab { name, env }
+        let mut args = vec!["up".to_string(), name.clone(), variant.to_string()];
+        if let Some(version) = router.version {
+            args.extend(["--router".to_string(), version.to_string()]);
+        }
+        if let Some(port) = router.http_port {
+            args.extend(["--http-port".to_string(), if port == HttpPort::Fixed { "fixed" } else { "random" }.to_string()]);
+        }
+        for line in router.conf {
+            args.extend(["--conf".to_string(), line.to_string()]);
+        }
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(&args));
+        assert!(out.status.success(), "lab.sh {} failed (root, iproute2, nftables, miniupnpd-nftables needed):\n{}", args.join(" "), text(&out));
+        let mut lab = Lab { name, env: HashMap::new() };
+        lab.env = lab.read_env();
+        lab
     }
 
+    fn read_env(&self) -> HashMap<String, String> {
+        let env_text = std::fs::read_to_string(self.dir().join("env")).expect("lab env file");
+        env_text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// A value of the lab's env as it was when the lab came up (addresses, namespaces: they
+    /// never change). For what a router start changes, see `current`.
     pub fn var(&self, key: &str) -> &str {
         self.env.get(key).map(|s| s.as_str()).unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+
+    /// A value of the lab's env now: `HTTP_PORT`, `LOCATION_V4`, `LOCATION_V6` and `ROUTER_PID`
+    /// change at every router start (a random web port is new each time).
+    pub fn current(&self, key: &str) -> String {
+        self.read_env().remove(key).unwrap_or_else(|| panic!("lab env has no {key}"))
+    }
+
+    /// The router's web port now (empty env value: no router runs, or UPnP is off).
+    pub fn http_port(&self) -> Option<u16> {
+        let port = self.current("HTTP_PORT");
+        (!port.is_empty()).then(|| port.parse().unwrap_or_else(|_| panic!("lab env HTTP_PORT={port}")))
+    }
+
+    /// The router's description URL now, on its IPv4 or IPv6 LAN address.
+    pub fn location(&self, v6: bool) -> String {
+        self.current(if v6 { "LOCATION_V6" } else { "LOCATION_V4" })
+    }
+
+    /// The running router's version (`2.3.1`, `2.3.9`: what `miniupnpd --version` says).
+    pub fn router_version(&self) -> &str {
+        self.var("ROUTER_VERSION")
     }
     pub fn lan_ns(&self) -> String {
         self.var("LAN_NS").to_string()
@@ -186,6 +252,26 @@ impl Lab {
         out
     }
 
+    /// The IPv6 pinholes the router holds now, read from its nftables rules: miniupnpd keeps each
+    /// pinhole's id and expiry in the rule's user data (`pinhole-UID ts-EXPIRY: DESC`, EXPIRY on
+    /// the router's monotonic clock), which `nft --debug=netlink` shows. UPnP has no action that
+    /// reads a pinhole's lease back (`GetPinholeTimeout` is not in the spec), so this is how a
+    /// test sees the lease the router really holds.
+    pub fn router_pinholes(&self) -> Vec<RouterPinhole> {
+        let out = self.exec("rtr", &["nft", "--debug=netlink", "list", "chain", "inet", "filter", "miniupnpd"]);
+        assert!(out.status.success(), "nft --debug=netlink: {}", text(&out));
+        let offset: i64 = self.current("ROUTER_CLOCK_OFFSET").parse().expect("lab env ROUTER_CLOCK_OFFSET");
+        let router_now = monotonic_secs() + offset;
+        parse_pinholes(&String::from_utf8_lossy(&out.stdout), router_now)
+    }
+
+    /// A router reboot from power-on: like `restart-router`, and the router's clocks start at
+    /// ~0, as a real router's do (miniupnpd then sends no NOTIFY for its first ~15 minutes).
+    pub fn restart_router_from_power_on(&self) {
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["restart-router", &self.name, "--uptime", "boot"]));
+        assert!(out.status.success(), "lab.sh restart-router --uptime boot: {}", text(&out));
+    }
+
     pub fn lab_sh(&self, cmd: &str) {
         let out = run(Command::new(repo().join("tests/lab/lab.sh")).args([cmd, &self.name]));
         assert!(out.status.success(), "lab.sh {cmd}: {}", text(&out));
@@ -234,6 +320,54 @@ impl Lab {
         }
         counts
     }
+}
+
+/// An IPv6 pinhole as the router holds it (`Lab::router_pinholes`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterPinhole {
+    /// Its UniqueID (what AddPinhole answered).
+    pub uid: u16,
+    /// The destination port it opens.
+    pub port: u16,
+    /// Seconds until the router drops it.
+    pub lease_left: i64,
+}
+
+/// The pinholes in `nft --debug=netlink list chain ...` output: a rule is a header line
+/// (`inet filter miniupnpd HANDLE`), its expressions, and `userdata = { pinhole-UID ts-TS: DESC }`.
+/// The destination port is the comparison after the load of 2 bytes at transport header + 2,
+/// printed as a little-endian register (`0x0000409c` is port 0x9c40, 40000).
+fn parse_pinholes(listing: &str, router_now: i64) -> Vec<RouterPinhole> {
+    let mut found = Vec::new();
+    let mut port = None;
+    let mut after_dport_load = false;
+    for line in listing.lines().map(str::trim) {
+        if line.starts_with("inet filter ") {
+            port = None;
+        } else if line.contains("payload load 2b @ transport header + 2 ") {
+            after_dport_load = true;
+            continue;
+        } else if after_dport_load && line.starts_with("[ cmp eq reg 1 0x") {
+            let reg = u32::from_str_radix(line.trim_start_matches("[ cmp eq reg 1 0x").trim_end_matches(" ]"), 16).expect("dport register");
+            port = Some(u16::from_be_bytes([(reg & 0xff) as u8, (reg >> 8) as u8]));
+        } else if let Some(data) = line.strip_prefix("userdata = { pinhole-") {
+            let (uid, rest) = data.split_once(" ts-").expect("pinhole user data: pinhole-UID ts-TS");
+            let ts: i64 = rest.split(':').next().unwrap().trim().parse().expect("pinhole ts");
+            let port = port.expect("a pinhole rule without a destination port");
+            found.push(RouterPinhole { uid: uid.parse().expect("pinhole uid"), port, lease_left: ts - router_now });
+        }
+        after_dport_load = false;
+    }
+    found
+}
+
+/// CLOCK_MONOTONIC in whole seconds (what miniupnpd counts time on, before the lab's offset).
+fn monotonic_secs() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into the valid, exclusively borrowed `ts`.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    ts.tv_sec
 }
 
 impl Drop for Lab {

@@ -1,0 +1,556 @@
+//! The lease engine: every lease, its per-family state and timers, the journal's contents — as
+//! one value that never touches a socket, a thread, a lock or the clock.
+//!
+//! Design note for the next maintainer. The engine decides; the driver (`driver.rs`,
+//! `keeper.rs`, `client.rs`) performs. The driver feeds it requests (`open`, `close`), the
+//! current time (`handle_timeout(now)`), and the outcome of every task it asked for
+//! (`on_outcome`); the engine answers with tasks to perform (`Task`: open a family, renew,
+//! release, look at the host's address and the router's NOTIFYs...), the next deadline
+//! (`poll_timeout`), events for the game (`take_events`) and the journal to write
+//! (`take_journal`). Each family of each lease is in exactly one `LeaseState`; at most one task
+//! per family is in flight, and the engine knows which. Because time is a value, the whole
+//! lifecycle (renewal at half the lease, back-off, reboot, address change, loss, close during a
+//! renewal) is tested over hours of simulated time in milliseconds (`tests.rs`). A second route
+//! to the router (PCP, NAT-PMP) is one more way for the driver to perform `Task::Open` and
+//! `Task::Renew`; what a result means stays here.
+
+mod journal;
+mod state;
+mod task;
+#[cfg(test)]
+mod tests;
+mod timer;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::events::{Event, EventKind};
+use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
+use crate::limits::WATCH_INTERVAL;
+use crate::persist::JournalEntry;
+use crate::types::Family;
+
+use journal::Journal;
+use state::Slot;
+pub(crate) use state::{Holding, LeaseState};
+pub(crate) use task::{Outcome, Task};
+use timer::{next_backoff, renew_interval};
+
+const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
+
+struct LeaseEntry {
+    request: OpenRequest,
+    description: String,
+    info: LeaseInfo,
+    v4: Slot,
+    v6: Slot,
+}
+
+impl LeaseEntry {
+    fn slot(&mut self, family: Family) -> &mut Slot {
+        match family {
+            Family::V4 => &mut self.v4,
+            Family::V6 => &mut self.v6,
+        }
+    }
+    fn slot_ref(&self, family: Family) -> &Slot {
+        match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        }
+    }
+    fn is_closed(&self) -> bool {
+        self.v4.state == LeaseState::Closed && self.v6.state == LeaseState::Closed
+    }
+}
+
+/// Every lease and what the client knows about its routers.
+pub(crate) struct Engine {
+    leases: BTreeMap<u64, LeaseEntry>,
+    next_id: u64,
+    journal: Journal,
+    events: Vec<Event>,
+    /// Listen to the routers' NOTIFYs (the client's discovery may multicast).
+    watch_notifies: bool,
+    /// When the next look between renewals is due (set when something is first held).
+    next_look: Option<Instant>,
+    /// A look has opened NOTIFY listeners that a later look must close.
+    listening: bool,
+}
+
+impl Engine {
+    /// An engine with no lease; `leftovers` are the journal entries of an earlier run.
+    pub(crate) fn new(leftovers: Vec<JournalEntry>, watch_notifies: bool) -> Engine {
+        Engine { leases: BTreeMap::new(), next_id: 1, journal: Journal::new(leftovers), events: Vec::new(), watch_notifies, next_look: None, listening: false }
+    }
+
+    /// Start a lease: returns its id and the tasks that open it (per requested family: remove
+    /// that family's leftovers, then open). The request is assumed valid (the driver checks).
+    pub(crate) fn open(&mut self, request: &OpenRequest, description: String) -> (u64, Vec<Task>) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let info = LeaseInfo {
+            id,
+            protocol: request.protocol,
+            internal_port: request.internal_port,
+            v4: FamilyLease::new(Family::V4, request.v4),
+            v6: FamilyLease::new(Family::V6, request.v6),
+        };
+        let entry = LeaseEntry { request: request.clone(), description, info, v4: Slot::new(request.v4), v6: Slot::new(request.v6) };
+        self.leases.insert(id, entry);
+        let mut tasks = Vec::new();
+        for family in FAMILIES {
+            if self.leases[&id].slot_ref(family).state == LeaseState::Opening {
+                tasks.extend(self.open_tasks(id, family));
+            }
+        }
+        (id, tasks)
+    }
+
+    fn open_tasks(&mut self, lease: u64, family: Family) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        let leftovers = self.journal.take_leftovers(Some(family));
+        if !leftovers.is_empty() {
+            tasks.push(Task::RemoveLeftovers { entries: leftovers });
+        }
+        let entry = &self.leases[&lease];
+        tasks.push(Task::Open { lease, family, request: entry.request.clone(), description: entry.description.clone() });
+        tasks
+    }
+
+    /// Close a lease: the deletes to perform now. A family whose task is in flight is closed
+    /// when its outcome comes back. Closing twice does nothing.
+    pub(crate) fn close(&mut self, lease: u64) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        for family in FAMILIES {
+            let Some(entry) = self.leases.get_mut(&lease) else { return tasks };
+            let slot = entry.slot(family);
+            match slot.state {
+                LeaseState::Closed | LeaseState::Closing => {}
+                s if s.in_flight() => slot.close_pending = true,
+                _ => tasks.extend(self.begin_close(lease, family)),
+            }
+        }
+        tasks
+    }
+
+    /// Close every lease.
+    pub(crate) fn close_all(&mut self) -> Vec<Task> {
+        let ids: Vec<u64> = self.leases.keys().copied().collect();
+        ids.into_iter().flat_map(|id| self.close(id)).collect()
+    }
+
+    fn begin_close(&mut self, lease: u64, family: Family) -> Option<Task> {
+        let entry = self.leases.get_mut(&lease)?;
+        let slot = entry.slot(family);
+        slot.close_pending = false;
+        match slot.holding.take() {
+            Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
+                slot.state = LeaseState::Closing;
+                slot.holding = Some(holding.clone());
+                Some(Task::Release { lease, family, holding })
+            }
+            Some(Holding::Nothing) => {
+                self.finish_close(lease, family, Some(Ok(())));
+                None
+            }
+            None => {
+                self.finish_close(lease, family, None);
+                None
+            }
+        }
+    }
+
+    fn finish_close(&mut self, lease: u64, family: Family, result: Option<Result<(), crate::error::Error>>) {
+        let Some(entry) = self.leases.get_mut(&lease) else { return };
+        let slot = entry.slot(family);
+        slot.state = LeaseState::Closed;
+        slot.holding = None;
+        let fl = entry.info.family_mut(family);
+        if fl.status == PortStatus::NotRequested {
+            return;
+        }
+        let was_open = fl.status.is_open() || fl.status == PortStatus::Lost;
+        match result {
+            Some(Ok(())) => {
+                fl.message = String::new();
+                self.journal.set(lease, family, None);
+            }
+            Some(Err(e)) => {
+                // Left to expire with its lease; the journal keeps it for the next start.
+                log::warn!("closing lease {lease}: {e}");
+                fl.message = format!("not removed from the router: {e}");
+            }
+            None => {}
+        }
+        fl.status = PortStatus::Closed;
+        fl.external = None;
+        if was_open {
+            let snapshot = fl.clone();
+            self.emit(lease, EventKind::Closed, &snapshot);
+        }
+    }
+
+    /// Forget a closed lease (its handle is gone).
+    pub(crate) fn forget(&mut self, lease: u64) {
+        if self.leases.get(&lease).is_some_and(LeaseEntry::is_closed) {
+            self.leases.remove(&lease);
+        }
+    }
+
+    /// Act on everything due at `now`: renewals, re-opens after a loss, the look between
+    /// renewals.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<Task> {
+        let mut tasks = Vec::new();
+        let ids: Vec<u64> = self.leases.keys().copied().collect();
+        for id in ids {
+            for family in FAMILIES {
+                let entry = self.leases.get_mut(&id).expect("listed above");
+                let follow_address = entry.request.internal_v6.is_none();
+                let slot = entry.slot(family);
+                match slot.state {
+                    LeaseState::Held { due: Some(due) } if due <= now => match slot.holding.clone() {
+                        Some(holding) if !holding.is_confirmed() => {
+                            slot.state = LeaseState::Renewing;
+                            tasks.push(Task::Confirm { lease: id, family, holding });
+                        }
+                        Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
+                            slot.state = LeaseState::Renewing;
+                            let rebuild = std::mem::take(&mut slot.repair);
+                            tasks.push(Task::Renew { lease: id, family, holding, follow_address, rebuild });
+                        }
+                        Some(Holding::Nothing) | None => slot.state = LeaseState::Held { due: None },
+                    },
+                    LeaseState::Lost { retry_at } if retry_at <= now => {
+                        slot.state = LeaseState::Opening;
+                        tasks.extend(self.open_tasks(id, family));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if self.next_look.is_none_or(|t| t <= now) {
+            if let Some(look) = self.look() {
+                self.next_look = Some(now + WATCH_INTERVAL);
+                tasks.push(look);
+            } else {
+                self.next_look = None;
+            }
+        }
+        tasks
+    }
+
+    /// What to look at between renewals, None when nothing is held and no listener is open.
+    fn look(&mut self) -> Option<Task> {
+        let mut v6_gateways: Vec<crate::gateway::Gateway> = Vec::new();
+        let mut notify: [Option<crate::gateway::Gateway>; 2] = [None, None];
+        for entry in self.leases.values() {
+            for family in FAMILIES {
+                let slot = entry.slot_ref(family);
+                if slot.state == LeaseState::Closed {
+                    continue;
+                }
+                let Some(gateway) = slot.holding.as_ref().and_then(Holding::gateway) else { continue };
+                if family == Family::V6
+                    && entry.request.internal_v6.is_none()
+                    && matches!(slot.holding, Some(Holding::Pinhole { .. }))
+                    && !v6_gateways.iter().any(|g| g.location == gateway.location)
+                {
+                    v6_gateways.push(gateway.clone());
+                }
+                // The gateway this family's leases are held on (the first one: one per family).
+                if self.watch_notifies {
+                    notify[family as usize].get_or_insert_with(|| gateway.clone());
+                }
+            }
+        }
+        let watching = notify.iter().any(Option::is_some);
+        if v6_gateways.is_empty() && !watching && !self.listening {
+            return None;
+        }
+        self.listening = watching;
+        Some(Task::Look { v6_gateways, notify })
+    }
+
+    /// The next time `handle_timeout` has something to do (None: nothing until a request).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let slots = self.leases.values().flat_map(|e| [&e.v4, &e.v6]);
+        let held = slots.clone().any(|s| s.state != LeaseState::Closed && s.holding.as_ref().is_some_and(|h| h.gateway().is_some()));
+        let look = if held || self.listening { self.next_look } else { None };
+        slots.filter_map(|s| s.state.deadline()).chain(look).min()
+    }
+
+    /// Take the result of a task the engine asked for; returns the follow-up tasks.
+    pub(crate) fn on_outcome(&mut self, task: &Task, outcome: Outcome, now: Instant) -> Vec<Task> {
+        match (task, outcome) {
+            (Task::RemoveLeftovers { .. }, Outcome::LeftoversKept(kept)) => {
+                self.journal.keep_leftovers(kept);
+                Vec::new()
+            }
+            (Task::Open { lease, family, .. }, Outcome::Opened { family_lease, holding }) => self.opened(*lease, *family, family_lease, holding, now),
+            (Task::Confirm { lease, family, holding }, Outcome::Confirmed { lease_secs }) => match lease_secs {
+                Some(secs) => {
+                    let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
+                    let slot = entry.slot(*family);
+                    if let Some(Holding::Mapping { confirmed, .. } | Holding::Pinhole { confirmed, .. }) = &mut slot.holding {
+                        *confirmed = true;
+                    }
+                    slot.state = LeaseState::Held { due: Some(now + renew_interval(secs)) };
+                    entry.info.family_mut(*family).lease_secs = secs;
+                    self.close_if_pending(*lease, *family)
+                }
+                None => {
+                    let what = match holding {
+                        Holding::Mapping { mapping, .. } => format!("the mapping of port {}", mapping.external_port),
+                        Holding::Pinhole { id, .. } => format!("pinhole {id}"),
+                        Holding::Nothing => String::from("it"),
+                    };
+                    let reason = format!("the router does not hold {what} it just confirmed");
+                    self.journal.set(*lease, *family, None);
+                    self.gone(*lease, *family, reason, Vec::new())
+                }
+            },
+            (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
+                let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
+                let fl = entry.info.family_mut(*family);
+                fl.status = PortStatus::Open;
+                fl.lease_secs = lease_secs;
+                fl.upnp_code = None;
+                fl.message.clear();
+                let snapshot = fl.clone();
+                let slot = entry.slot(*family);
+                let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
+                slot.lost = false;
+                slot.backoff = Duration::ZERO;
+                let next = if slot.repair { now } else { now + renew_interval(lease_secs) };
+                slot.state = LeaseState::Held { due: Some(next) };
+                self.emit(*lease, kind, &snapshot);
+                self.close_if_pending(*lease, *family)
+            }
+            (Task::Renew { lease, family, holding, .. }, Outcome::Gone { reason, unreachable }) => {
+                let first = match holding.gateway() {
+                    Some(gateway) if unreachable => vec![Task::ForgetGateway { gateway: gateway.clone() }],
+                    _ => Vec::new(),
+                };
+                if !unreachable {
+                    // The router said so: nothing of it is left to remove at the next start. (A
+                    // router that stopped answering may still hold it: the journal keeps it.)
+                    self.journal.set(*lease, *family, None);
+                    if let Holding::Pinhole { gateway, .. } = holding {
+                        self.repair_mappings(*lease, gateway, now);
+                    }
+                }
+                self.gone(*lease, *family, reason, first)
+            }
+            (Task::Renew { lease, family, holding, .. }, Outcome::Moved { to }) => {
+                let from = match holding {
+                    Holding::Pinhole { pinhole, .. } => pinhole.internal_client.to_string(),
+                    _ => String::from("?"),
+                };
+                let mut first = vec![Task::Discard { holding: holding.clone() }];
+                self.journal.set(*lease, *family, None);
+                first.extend(holding.gateway().map(|g| Task::ForgetGateway { gateway: g.clone() }));
+                self.gone(*lease, *family, format!("this host's IPv6 address changed from {from} to {to}"), first)
+            }
+            (Task::Renew { lease, .. } | Task::Confirm { lease, .. }, Outcome::Postponed(why)) => {
+                let family = task.family().expect("renewals and confirmations name their family");
+                let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
+                log::debug!("lease {lease} {family}: renewal postponed: {why}");
+                let slot = entry.slot(family);
+                slot.backoff = next_backoff(slot.backoff);
+                slot.state = LeaseState::Held { due: Some(now + slot.backoff) };
+                self.close_if_pending(*lease, family)
+            }
+            (Task::Release { lease, family, .. }, Outcome::Released(result)) => {
+                self.finish_close(*lease, *family, Some(result));
+                Vec::new()
+            }
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted }) => {
+                self.looked(&local_v6, &rebooted, now);
+                Vec::new()
+            }
+            (_, Outcome::Done) => Vec::new(),
+            (task, outcome) => {
+                debug_assert!(false, "outcome {outcome:?} does not answer {task:?}");
+                log::error!("internal error: outcome {outcome:?} does not answer {task:?}");
+                Vec::new()
+            }
+        }
+    }
+
+    fn opened(&mut self, lease: u64, family: Family, fl: FamilyLease, holding: Option<Holding>, now: Instant) -> Vec<Task> {
+        if holding.as_ref().is_some_and(|h| h.gateway().is_some()) && self.next_look.is_none() {
+            self.next_look = Some(now); // something to watch: look at once
+        }
+        let Some(entry) = self.leases.get_mut(&lease) else { return Vec::new() };
+        let slot = entry.slot(family);
+        let first_due = |holding: &Holding, fl: &FamilyLease| match holding {
+            Holding::Nothing => None,
+            h if !h.is_confirmed() => Some(now),
+            _ => Some(now + renew_interval(fl.lease_secs)),
+        };
+        if !slot.lost {
+            // The first open: its result is the lease's, whatever it is.
+            slot.state = match &holding {
+                Some(h) => LeaseState::Held { due: first_due(h, &fl) },
+                None => LeaseState::Idle,
+            };
+            slot.holding = holding;
+            self.journal.set(lease, family, slot.holding.as_ref());
+            *entry.info.family_mut(family) = fl.clone();
+            let kind = if fl.status.is_open() { EventKind::Opened } else { EventKind::Failed };
+            self.emit(lease, kind, &fl);
+        } else if fl.status.is_open() {
+            // The journal now names the new holding; the old one is gone from the router.
+            slot.state = LeaseState::Held { due: holding.as_ref().and_then(|h| first_due(h, &fl)) };
+            slot.holding = holding;
+            slot.lost = false;
+            slot.backoff = Duration::ZERO;
+            self.journal.set(lease, family, slot.holding.as_ref());
+            *entry.info.family_mut(family) = fl.clone();
+            log::info!("lease {lease} {family}: recovered at {:?}", fl.external);
+            self.emit(lease, EventKind::Recovered, &fl);
+        } else {
+            let first_failure = slot.backoff.is_zero();
+            slot.backoff = next_backoff(slot.backoff);
+            slot.holding = None;
+            slot.state = LeaseState::Lost { retry_at: now + slot.backoff };
+            let current = entry.info.family_mut(family);
+            current.message = format!("recovering: {}", fl.message);
+            current.upnp_code = fl.upnp_code;
+            let snapshot = current.clone();
+            if first_failure {
+                self.emit(lease, EventKind::Failed, &snapshot);
+            }
+        }
+        self.close_if_pending(lease, family)
+    }
+
+    /// The holding is gone (or unusable): report the loss once, then open the family again
+    /// (after the tasks in `first`). A close asked meanwhile wins over the re-open.
+    fn gone(&mut self, lease: u64, family: Family, reason: String, first: Vec<Task>) -> Vec<Task> {
+        let Some(entry) = self.leases.get_mut(&lease) else { return first };
+        let slot = entry.slot(family);
+        if slot.close_pending {
+            // Deleting what the router no longer holds answers "already gone": closed cleanly.
+            let mut tasks = first;
+            tasks.extend(self.begin_close(lease, family));
+            return tasks;
+        }
+        if !slot.lost {
+            slot.lost = true;
+            let fl = entry.info.family_mut(family);
+            fl.status = PortStatus::Lost;
+            fl.message = reason;
+            let snapshot = fl.clone();
+            log::info!("lease {lease} {family}: lost: {}", snapshot.message);
+            self.emit(lease, EventKind::Lost, &snapshot);
+        }
+        let entry = self.leases.get_mut(&lease).expect("present above");
+        entry.slot(family).state = LeaseState::Opening;
+        let mut tasks = first;
+        tasks.extend(self.open_tasks(lease, family));
+        tasks
+    }
+
+    /// A pinhole the router answered "gone" for is the evidence that its rules were flushed
+    /// behind the UPnP daemon's back (OpenWrt's firewall reload; the lab's `flush-chains`), or
+    /// that it rebooted. After a flush, miniupnpd (2.3.1 and 2.3.9 alike) still lists its IPv4
+    /// mappings, so the AddPortMapping refresh answers success and re-creates nothing: a delete
+    /// then an add does (measured in the lab). So every mapping held on the same device (same
+    /// UDN; a gateway known without one: the same lease) is re-created now. After a reboot the
+    /// delete answers 714 and the add re-creates it: no harm. A flush that empties only the
+    /// IPv4 chains, on a router holding no pinhole of ours, cannot be seen through UPnP.
+    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            let slot = entry.slot(Family::V4);
+            let Some(Holding::Mapping { gateway, .. }) = &slot.holding else { continue };
+            let same_device = if gateway.usn.is_empty() || v6_gateway.usn.is_empty() { *id == lease } else { gateway.usn == v6_gateway.usn };
+            if !same_device {
+                continue;
+            }
+            log::info!("lease {id} IPv4: the router lost a pinhole without a word: re-creating the mapping");
+            slot.repair = true;
+            // (A renewal on the wire now is a refresh: the re-creation follows it at once.)
+            if let LeaseState::Held { .. } = slot.state {
+                slot.state = LeaseState::Held { due: Some(now) };
+            }
+        }
+    }
+
+    fn close_if_pending(&mut self, lease: u64, family: Family) -> Vec<Task> {
+        let pending = self.leases.get_mut(&lease).is_some_and(|e| e.slot(family).close_pending);
+        if pending {
+            self.begin_close(lease, family).into_iter().collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// What a look found: a pinhole whose host address changed, and everything held on a
+    /// router that announced a new boot, is due now.
+    fn looked(&mut self, local_v6: &[(crate::parse::url::HttpUrl, core::net::Ipv6Addr)], rebooted: &[(Family, crate::parse::url::HttpUrl)], now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            let follow_address = entry.request.internal_v6.is_none();
+            for family in FAMILIES {
+                let slot = entry.slot(family);
+                let LeaseState::Held { due } = slot.state else { continue };
+                if due.is_some_and(|d| d <= now) {
+                    continue;
+                }
+                let Some(gateway) = slot.holding.as_ref().and_then(Holding::gateway) else { continue };
+                let moved = match &slot.holding {
+                    Some(Holding::Pinhole { pinhole, .. }) if follow_address => {
+                        local_v6.iter().find(|(url, _)| *url == gateway.location).filter(|(_, ip)| *ip != pinhole.internal_client)
+                    }
+                    _ => None,
+                };
+                if let Some((_, ip)) = moved {
+                    log::info!("lease {id}: this host's IPv6 address is now {ip}: moving the pinhole");
+                    slot.state = LeaseState::Held { due: Some(now) };
+                } else if rebooted.iter().any(|(f, url)| *f == family && *url == gateway.location) {
+                    log::info!("lease {id} {family}: the router announced a new boot: renewing now");
+                    slot.state = LeaseState::Held { due: Some(now) };
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, lease: u64, kind: EventKind, fl: &FamilyLease) {
+        self.events.push(Event { lease_id: lease, family: fl.family, kind, address: fl.external, lease_secs: fl.lease_secs, message: fl.message.clone() });
+    }
+
+    /// Events since the last call, oldest first.
+    pub(crate) fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The journal's lines, when they changed since the last call.
+    pub(crate) fn take_journal(&mut self) -> Option<Vec<JournalEntry>> {
+        self.journal.take_changes()
+    }
+
+    /// Leftovers of an earlier run to remove now (`Client::clean_leftovers`).
+    pub(crate) fn take_leftovers(&mut self) -> Option<Task> {
+        let entries = self.journal.take_leftovers(None);
+        (!entries.is_empty()).then_some(Task::RemoveLeftovers { entries })
+    }
+
+    pub(crate) fn info(&self, lease: u64) -> Option<LeaseInfo> {
+        self.leases.get(&lease).map(|e| e.info.clone())
+    }
+
+    /// Snapshots of the leases not closed.
+    pub(crate) fn leases(&self) -> Vec<LeaseInfo> {
+        self.leases.values().filter(|e| !e.is_closed()).map(|e| e.info.clone()).collect()
+    }
+
+    pub(crate) fn is_closed(&self, lease: u64) -> bool {
+        self.leases.get(&lease).is_none_or(LeaseEntry::is_closed)
+    }
+
+    #[cfg(test)]
+    fn state(&self, lease: u64, family: Family) -> Option<LeaseState> {
+        self.leases.get(&lease).map(|e| e.slot_ref(family).state)
+    }
+}
