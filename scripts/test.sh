@@ -25,7 +25,9 @@ trap 'tests/lab/lab.sh down-all "$PORTOPEN_LAB_PREFIX" >/dev/null 2>&1 || true' 
 part "cargo build (debug: lib, cdylib, CLI)"
 export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
+
 # Every other platform a game ships on (Windows, macOS, iOS, Android, Linux ARM): type-checked.
+part "type-check every platform (scripts/xcheck.sh)"
 scripts/xcheck.sh
 
 # Router matrix. Every lab test takes its router from PORTOPEN_LAB_ROUTER (2.3.1: Debian 12's

@@ -239,3 +239,15 @@ pub fn connect_in_progress(e: &io::Error) -> bool {
     const EINPROGRESS: i32 = i32::MIN;
     e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(EINPROGRESS)
 }
+
+#[cfg(test)]
+mod tests {
+    /// IPv6 multicast and scope ids need each interface's index (Wine reports the IPv6 index of
+    /// an adapter as 0: that once made every interface unusable for IPv6). Reads local state only.
+    #[test]
+    fn every_interface_listed_has_an_index() {
+        for ifc in super::interfaces().expect("interfaces") {
+            assert_ne!(ifc.index, 0, "{ifc:?}");
+        }
+    }
+}

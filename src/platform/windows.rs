@@ -305,3 +305,13 @@ pub(super) fn recv_datagram(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Da
     let from: SocketAddr = from.as_socket().ok_or_else(|| io::Error::other("a datagram from a non-IP address"))?;
     Ok(Datagram { len, from, truncated: flags.is_truncated() || len == capacity })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The routing table reads for both families (a machine without a gateway gives None).
+    #[test]
+    fn the_routing_table_reads_for_both_families() {
+        super::default_gateway_v4().expect("GetIpForwardTable2 over IPv4");
+        super::default_gateway_v6().expect("GetIpForwardTable2 over IPv6");
+    }
+}
