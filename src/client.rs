@@ -56,6 +56,7 @@ impl Client {
         Ok(Client { inner, keeper: Mutex::new(None) })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.route.config
     }
@@ -196,6 +197,7 @@ impl Drop for Client {
 }
 
 impl Lease {
+    /// The lease's id: events name it (`Event::lease_id`).
     pub fn id(&self) -> u64 {
         self.id
     }

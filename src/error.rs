@@ -15,11 +15,26 @@ pub enum Error {
     /// The gateway does not offer the service an action needs.
     NoService(String),
     /// A socket or file operation failed.
-    Io { context: String, message: String },
+    Io {
+        /// What was being done ("connect to 192.168.1.1:5000").
+        context: String,
+        /// The OS's message.
+        message: String,
+    },
     /// The router answered with an HTTP status other than success (and no SOAP fault).
-    HttpStatus { context: String, status: u16 },
+    HttpStatus {
+        /// The request ("GET /rootDesc.xml").
+        context: String,
+        /// The HTTP status code.
+        status: u16,
+    },
     /// The router's answer could not be understood or broke a rule; the text says which.
-    InvalidResponse { context: String, reason: String },
+    InvalidResponse {
+        /// What was being read ("AddPinhole answer").
+        context: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// The router answered with a UPnP SOAP fault.
     Upnp(UpnpFault),
     /// The caller passed something invalid; nothing was sent.
@@ -150,4 +165,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
