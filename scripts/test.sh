@@ -26,6 +26,10 @@ part "cargo build (debug: lib, cdylib, CLI)"
 export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
 
+# Every other platform a game ships on (Windows, macOS, iOS, Android, Linux ARM): type-checked.
+part "type-check every platform (scripts/xcheck.sh)"
+scripts/xcheck.sh
+
 # Router matrix. Every lab test takes its router from PORTOPEN_LAB_ROUTER (2.3.1: Debian 12's
 # package; 2.3.9: Debian 13's source, built once into /var/cache/portopen-lab) and its web port
 # from PORTOPEN_LAB_HTTP_PORT (fixed 5000, or random: http_port=0, a new port at every start).

@@ -2,6 +2,8 @@
 //! lease, recovered after a router restart, closed without leftovers, several hosts on one
 //! port, the CGNAT router, the cache, and the router grade (the CLI's lab tests are in
 //! cli/tests). Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 
