@@ -10,12 +10,14 @@ pub enum Error {
     Timeout(String),
     /// Another thread cancelled the call.
     Cancelled,
-    /// No gateway answered discovery (for the family named in the text).
+    /// No gateway answered discovery (for the family named in the text). The text says it
+    /// whole ("no UPnP gateway answered discovery over IPv4"): no prefix is added.
     NoGateway(String),
     /// This host has no address a router could open for over the family named in the text
-    /// (no global IPv6 address; no IPv4 address): nothing was sent.
+    /// (no global IPv6 address; no IPv4 address): nothing was sent. The text says it whole.
     NoLocalAddress(String),
-    /// The gateway does not offer the service an action needs.
+    /// The gateway does not offer the service an action needs. The text says it whole
+    /// ("AddPinhole: the gateway at ... offers no WANIPv6FirewallControl:1").
     NoService(String),
     /// A socket or file operation failed.
     Io {
@@ -145,9 +147,9 @@ impl fmt::Display for Error {
         match self {
             Error::Timeout(what) => write!(f, "timed out: {what}"),
             Error::Cancelled => write!(f, "cancelled"),
-            Error::NoGateway(what) => write!(f, "no gateway: {what}"),
-            Error::NoLocalAddress(what) => write!(f, "{what}"),
-            Error::NoService(what) => write!(f, "gateway lacks the service: {what}"),
+            // Their texts say what is missing; a prefix only repeated it ("no gateway: no UPnP
+            // gateway answered ...", issue 18).
+            Error::NoGateway(what) | Error::NoLocalAddress(what) | Error::NoService(what) => f.write_str(what),
             Error::Io { context, message } => write!(f, "{context}: {message}"),
             Error::HttpStatus { context, status } => write!(f, "{context}: router answered HTTP {status}"),
             Error::InvalidResponse { context, reason } => write!(f, "{context}: invalid response: {reason}"),
@@ -171,3 +173,17 @@ impl std::error::Error for Error {}
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_gateway_and_no_service_say_it_once() {
+        let e = Error::NoGateway("no UPnP gateway answered discovery over IPv4".into());
+        assert_eq!(e.to_string(), "no UPnP gateway answered discovery over IPv4");
+        let e = Error::NoService("AddPinhole: the gateway at http://[2001:db8:1::1]:5000/rootDesc.xml offers no WANIPv6FirewallControl:1".into());
+        assert_eq!(e.to_string().matches("gateway").count(), 1, "{e}");
+        assert!(!e.to_string().contains("service:"), "{e}");
+    }
+}
