@@ -411,7 +411,7 @@ fn default_gateway_target(family: Family) -> Option<SocketAddr> {
 /// would wait out its whole budget and then blame the router).
 fn host_has_address(family: Family, interfaces: &[String]) -> Result<(), Error> {
     let Ok(list) = platform::interfaces() else { return Ok(()) }; // unknown: let discovery tell
-    let named = |i: &&platform::NetInterface| interfaces.is_empty() || interfaces.iter().any(|n| *n == i.name);
+    let named = |i: &&platform::NetInterface| interfaces.is_empty() || interfaces.contains(&i.name);
     let found = match family {
         Family::V4 => list.iter().filter(named).any(|i| !i.v4.is_empty()),
         Family::V6 => list.iter().filter(named).any(|i| i.v6.iter().any(|a| V6Scope::of(&a.ip) == V6Scope::Global)),
@@ -501,8 +501,10 @@ pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken
             seen
         });
         if gw.choice.not_default_gateway() {
+            // Info, not warn: the caller gets it as a value (`RouterChoice`, the lease's
+            // `not_default_gateway`) and says it once in its own words.
             let gateway = gateway_target.map(|t| t.ip().to_string()).unwrap_or_default();
-            log::warn!(
+            log::info!(
                 "{family}: using the UPnP gateway at {}, which is not this host's default gateway ({gateway}){}: what is opened there may not be reachable from the internet",
                 gw.location.ip,
                 if named.is_some() { ", as asked" } else { ": the default gateway did not answer" }

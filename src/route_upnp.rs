@@ -194,7 +194,8 @@ impl UpnpRoute {
                 Ok(if removed.is_empty() && kept.is_empty() { Closed::Nothing } else { Closed::Mappings { removed, kept } })
             }
             IpAddr::V6(me) if family == Family::V6 => {
-                let tuple = Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: port, protocol, lease_secs: LEFTOVER_PINHOLE_LEASE_SECS };
+                let tuple =
+                    Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: port, protocol, lease_secs: LEFTOVER_PINHOLE_LEASE_SECS };
                 let id = self.delete_pinhole_by_tuple(&gw, &tuple, &budget)?;
                 log::info!("pinhole for [{me}]:{port}/{protocol} removed (id {id}), or none existed: UPnP cannot tell");
                 Ok(Closed::PinholeRemovedOrNone { internal: SocketAddr::from((me, port)) })

@@ -195,7 +195,8 @@ fn an_ipv6_default_route_via_the_routers_link_local_address_still_picks_it() {
     let (lab, host) = lab_with_second_igd();
     let out = lab.exec("rtr", &["ip", "-6", "-o", "addr", "show", "dev", "br0", "scope", "link"]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let link_local = text.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next()).expect("router's link-local address").to_string();
+    let link_local =
+        text.split_whitespace().skip_while(|w| *w != "inet6").nth(1).and_then(|a| a.split('/').next()).expect("router's link-local address").to_string();
     let out = lab.exec("lan", &["ip", "-6", "route", "replace", "default", "via", &link_local, "dev", "eth0"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for run in 0..5u16 {
@@ -203,4 +204,29 @@ fn an_ipv6_default_route_via_the_routers_link_local_address_still_picks_it() {
         assert_default_gateway_used(&info);
         assert!(!info.v6.other_routers.contains(&IpAddr::V4(host.v4)));
     }
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn the_cli_names_the_router_used_lists_every_gateway_with_discover_v_and_warns_off_the_gateway() {
+    let (lab, host) = lab_with_second_igd();
+    let run = |args: &[&str]| {
+        let out = lab.exec("lan", &[&[labkit::cli()], args].concat());
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    // open names the router of each family.
+    let (ok, text) = run(&["open", "udp", "45600", "--hold", "0", "--lease", "60"]);
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!("via router {GATEWAY_V4}")) && text.contains(&format!("via router {GATEWAY_V6}")), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    // discover -v lists every gateway that answered: the other one too.
+    let (ok, text) = run(&["discover", "-v"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("role:     this host's default gateway"), "{text}");
+    assert!(text.contains(&format!("other UPnP gateways answered too: {}", host.v4)), "{text}");
+    assert!(text.contains(&format!("other UPnP gateways answered too: {}", host.v6)), "{text}");
+    // --router naming the other device: used, and said not to be the default gateway.
+    let (_, text) = run(&["open", "udp", "45601", "--v4", "--hold", "0", "--lease", "60", "--router", &host.v4.to_string()]);
+    assert!(text.contains(&format!("via router {}", host.v4)), "{text}");
+    assert!(text.contains(&format!("IPv4: warning: the router used ({}) is not this host's default gateway", host.v4)), "{text}");
 }
