@@ -11,6 +11,9 @@ PACKAGES=(
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
   rustc-web cargo-web rust-web-src libstd-rust-web-dev     # scripts/xcheck.sh: std source for every target
   clang patchelf g++-mingw-w64-x86-64-posix wine wine64    # Unreal plugin against the mock engine
+  # The Windows build and its tests under Wine (tests/bindings/windows.sh, scripts/release.sh):
+  # mingw gcc, llvm-dlltool (portopen.lib); Wine and Debian's Rust are on the lines above.
+  gcc-mingw-w64-x86-64 llvm
 )
 
 missing=()
