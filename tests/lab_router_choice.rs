@@ -6,6 +6,9 @@
 //! cannot use (no global IPv6 address) is reported at once and never delays the other.
 //! Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
 
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
+
 mod labkit;
 
 use std::net::IpAddr;
