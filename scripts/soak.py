@@ -253,7 +253,7 @@ class Soak:
     ]
 
     def inject(self, k):
-        name, fn = self.FAULTS[k % len(self.FAULTS)]
+        name, fn = self.FAULTS[(k + self.a.rotate) % len(self.FAULTS)]
         old_port = self.env.get("HTTP_PORT")
         start = self.now()
         self.log(f"fault {k + 1}: {name}")
@@ -420,6 +420,7 @@ def main():
     ap.add_argument("--every", type=float, default=180, help="seconds between faults")
     ap.add_argument("--first", type=float, default=60, help="seconds before the first fault")
     ap.add_argument("--port", type=int, default=45100)
+    ap.add_argument("--rotate", type=int, default=0, help="start the rotation at this fault (0-5)")
     ap.add_argument("--out", required=True, help="directory for the CLI's output and the table")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)

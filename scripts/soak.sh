@@ -4,13 +4,14 @@
 # host IPv6 address change, reboot during an outage, power-on without NOTIFY), probed from the
 # lab's wan host on both families at 4 datagrams a second. Not part of scripts/test.sh.
 #
-# Usage: scripts/soak.sh [--minutes N] [--router 2.3.1|2.3.9] [--lease S] [--every S] [--debug]
-#   (as root; defaults: 20 minutes, 2.3.1, lease 120 s, a fault every 180 s from 60 s)
+# Usage: scripts/soak.sh [--minutes N] [--router 2.3.1|2.3.9] [--lease S] [--every S] [--first S] [--rotate K] [--debug]
+#   (as root; defaults: 20 minutes, 2.3.1, lease 120 s, a fault every 180 s from 60 s,
+#    starting the rotation at fault K = 0)
 # The lab is its own (PORTOPEN_LAB_PREFIX + "soak") and is taken down on exit. The CLI's output
 # and the table are kept in target/soak/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minutes=20 router=2.3.1 lease=120 every=180 first=60 profile=release
+minutes=20 router=2.3.1 lease=120 every=180 first=60 rotate=0 profile=release
 while [[ $# -gt 0 ]]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
@@ -18,8 +19,9 @@ while [[ $# -gt 0 ]]; do
     --lease) lease=$2; shift 2 ;;
     --every) every=$2; shift 2 ;;
     --first) first=$2; shift 2 ;;
+    --rotate) rotate=$2; shift 2 ;;
     --debug) profile=debug; shift ;;
-    *) echo "usage: $0 [--minutes N] [--router 2.3.1|2.3.9] [--lease S] [--every S] [--first S] [--debug]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--minutes N] [--router 2.3.1|2.3.9] [--lease S] [--every S] [--first S] [--rotate K] [--debug]" >&2; exit 2 ;;
   esac
 done
 if [[ $profile == release ]]; then cargo build --quiet --release -p portopen-cli; else cargo build --quiet -p portopen-cli; fi
@@ -31,4 +33,4 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 tests/lab/lab.sh up "$LAB" --router "$router" --http-port random >/dev/null
 python3 scripts/soak.py --name "$LAB" --cli "$cli" --router "$router" --minutes "$minutes" --lease "$lease" \
-  --every "$every" --first "$first" --out "$out"
+  --every "$every" --first "$first" --rotate "$rotate" --out "$out"
