@@ -48,17 +48,21 @@ pub fn search_target(gateway: &Gateway) -> Option<String> {
 /// gateway, in order: None when it did not answer (in time) or could not be asked. Silence is
 /// not evidence of anything: UDP may drop, a router may rate-limit searches.
 pub fn probe(gateways: &[Gateway]) -> Vec<Option<DeviceAnswer>> {
+    probe_on_port(gateways, SSDP_PORT)
+}
+
+fn probe_on_port(gateways: &[Gateway], port: u16) -> Vec<Option<DeviceAnswer>> {
     let sent: Vec<Option<Sent>> =
-        gateways.iter().map(|gw| send(gw).map_err(|e| log::debug!("probe of {}: not sent ({e})", gw.location)).ok().flatten()).collect();
+        gateways.iter().map(|gw| send(gw, port).map_err(|e| log::debug!("probe of {}: not sent ({e})", gw.location)).ok().flatten()).collect();
     let deadline = Instant::now() + SSDP_PROBE_WAIT;
     sent.iter().map(|s| s.as_ref().and_then(|s| receive(s, deadline))).collect()
 }
 
-fn send(gateway: &Gateway) -> io::Result<Option<Sent>> {
+fn send(gateway: &Gateway, port: u16) -> io::Result<Option<Sent>> {
     let Some(target) = search_target(gateway) else { return Ok(None) };
     let to = match gateway.location.socket_addr() {
-        SocketAddr::V4(a) => SocketAddr::new(IpAddr::V4(*a.ip()), SSDP_PORT),
-        SocketAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(*a.ip(), SSDP_PORT, 0, a.scope_id())),
+        SocketAddr::V4(a) => SocketAddr::new(IpAddr::V4(*a.ip()), port),
+        SocketAddr::V6(a) => SocketAddr::V6(SocketAddrV6::new(*a.ip(), port, 0, a.scope_id())),
     };
     let from = match (gateway.local_addr, to) {
         (IpAddr::V6(ip), SocketAddr::V6(a)) if crate::addr::is_ipv6_link_local(&ip) => SocketAddr::V6(SocketAddrV6::new(ip, 0, 0, a.scope_id())),
@@ -67,8 +71,8 @@ fn send(gateway: &Gateway) -> io::Result<Option<Sent>> {
     let socket = UdpSocket::bind(from)?;
     // The unicast form (UDA 1.1): HOST is the device's address, no MX, answered at once.
     let host = match to {
-        SocketAddr::V4(a) => format!("{}:{SSDP_PORT}", a.ip()),
-        SocketAddr::V6(a) => format!("[{}]:{SSDP_PORT}", a.ip()),
+        SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
+        SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
     };
     socket.send_to(&build_msearch(&host, &target, None), to)?;
     log::trace!("probe: M-SEARCH ST {target} sent to {to}");
@@ -113,4 +117,98 @@ fn receive(sent: &Sent, deadline: Instant) -> Option<DeviceAnswer> {
     }
     log::trace!("probe: no answer from {} within {SSDP_PROBE_WAIT:?}", sent.to);
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, UdpSocket};
+    use std::time::{Duration, Instant};
+
+    use super::{probe_on_port, DeviceAnswer};
+    use crate::gateway::{Gateway, Service, ServiceKind};
+    use crate::limits::SSDP_PROBE_WAIT;
+    use crate::parse::url::HttpUrl;
+    use crate::types::Family;
+
+    const UDN: &str = "uuid:3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b";
+
+    /// A gateway on loopback whose description is at `location`.
+    fn gateway(location: &str) -> Gateway {
+        let control_url = HttpUrl::parse(location).unwrap();
+        let service = Service { kind: ServiceKind::WanIpConnection2, service_type: String::new(), control_url, wan_connection_device: None };
+        let mut gw = Gateway::for_control(Family::V4, service, Ipv4Addr::LOCALHOST.into());
+        gw.usn = UDN.into();
+        gw
+    }
+
+    fn answer(st: &str, boot: u32, location: &str) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: {st}\r\nUSN: {st}\r\nEXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\nLOCATION: {location}\r\nBOOTID.UPNP.ORG: {boot}\r\n\r\n").into_bytes()
+    }
+
+    /// A router on loopback: reads one search and sends `replies` back to the searcher (each
+    /// from its own socket, or from another one given). Returns its port, and the search.
+    fn router(replies: Vec<(Option<UdpSocket>, Vec<u8>)>) -> (u16, std::thread::JoinHandle<String>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let handle = std::thread::spawn(move || {
+            socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = [0u8; 2048];
+            let (n, searcher) = socket.recv_from(&mut buf).unwrap();
+            for (other, reply) in replies {
+                other.as_ref().unwrap_or(&socket).send_to(&reply, searcher).unwrap();
+            }
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
+        (port, handle)
+    }
+
+    #[test]
+    fn a_probe_is_one_unicast_search_for_the_gateways_udn_and_reads_its_boot_id_and_location() {
+        let (port, router) = router(vec![(None, answer(UDN, 7, "http://127.0.0.1:41000/rootDesc.xml"))]);
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port);
+        let want = DeviceAnswer { boot_id: Some(7), location: HttpUrl::parse("http://127.0.0.1:41000/rootDesc.xml").unwrap() };
+        assert_eq!(got, vec![Some(want)]);
+        let search = router.join().unwrap();
+        assert!(search.starts_with("M-SEARCH * HTTP/1.1\r\n"), "{search}");
+        assert!(search.contains(&format!("HOST: 127.0.0.1:{port}\r\n")) && search.contains(&format!("ST: {UDN}\r\n")), "{search}");
+        assert!(!search.contains("MX:"), "a unicast search has no MX: {search}");
+    }
+
+    #[test]
+    fn answers_from_another_address_for_another_target_or_oversized_are_ignored() {
+        let mut replies = vec![
+            (None, answer("upnp:rootdevice", 2, "http://127.0.0.1:2/other")),
+            (None, vec![b'x'; 4000]),
+            (None, answer(UDN, 3, "http://127.0.0.1:5000/rootDesc.xml")),
+        ];
+        // First, another host (127.0.0.2) answering for our UDN with another boot id. (Where
+        // loopback has only 127.0.0.1, as on macOS, that case is not exercised.)
+        if let Ok(intruder) = UdpSocket::bind("127.0.0.2:0") {
+            replies.insert(0, (Some(intruder), answer(UDN, 1, "http://127.0.0.2:1/evil")));
+        }
+        let (port, router) = router(replies);
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port);
+        assert_eq!(got[0].as_ref().map(|a| a.boot_id), Some(Some(3)), "{got:?}");
+        router.join().unwrap();
+    }
+
+    #[test]
+    fn silent_gateways_cost_one_probe_wait_together_and_answer_nothing() {
+        let (port, router) = router(Vec::new());
+        let started = Instant::now();
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml"), gateway("http://127.0.0.1:5001/rootDesc.xml")], port);
+        let took = started.elapsed();
+        assert_eq!(got, vec![None, None]);
+        assert!(took >= SSDP_PROBE_WAIT && took < SSDP_PROBE_WAIT * 2, "waited for together, not one after the other: {took:?}");
+        router.join().unwrap();
+    }
+
+    #[test]
+    fn a_gateway_known_by_neither_udn_nor_device_type_is_not_probed() {
+        let mut gw = gateway("http://127.0.0.1:5000/rootDesc.xml");
+        gw.usn.clear();
+        let started = Instant::now();
+        assert_eq!(probe_on_port(&[gw], 9), vec![None]);
+        assert!(started.elapsed() < SSDP_PROBE_WAIT, "nothing sent, nothing waited for");
+    }
 }
