@@ -26,6 +26,10 @@ part "cargo build (debug: lib, cdylib, CLI)"
 export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
 
+# Every other platform a game ships on (Windows, macOS, iOS, Android, Linux ARM): type-checked.
+part "type-check every platform (scripts/xcheck.sh)"
+scripts/xcheck.sh
+
 # Router matrix. Every lab test takes its router from PORTOPEN_LAB_ROUTER (2.3.1: Debian 12's
 # package; 2.3.9: Debian 13's source, built once into /var/cache/portopen-lab) and its web port
 # from PORTOPEN_LAB_HTTP_PORT (fixed 5000, or random: http_port=0, a new port at every start).
@@ -71,10 +75,12 @@ done
 part "release hygiene: rustdoc with warnings denied, crate package contents, cargo package"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --lib
 # The crate package is for Rust users: no tests, lab, bindings, engine packages, scripts or fuzzing.
-if cargo package --quiet --list --allow-dirty | grep -E '^(tests|bindings|unity-sample|scripts|fuzz|cli|\.ci)/'; then
+# Only the library is a crate for crates.io (-p portopen): the CLI (cli/, a workspace member)
+# is not published.
+if cargo package -p portopen --quiet --list --allow-dirty | grep -E '^(tests|bindings|unity-sample|scripts|fuzz|cli|\.ci)/'; then
   echo "cargo package would ship the files above" >&2; exit 1
 fi
-cargo package --quiet --allow-dirty  # builds the packaged crate on its own: what crates.io users get
+cargo package -p portopen --quiet --allow-dirty  # builds the packaged crate on its own: what crates.io users get
 
 # Each binding against one router of the matrix; a binding script not listed runs on 2.3.1 fixed.
 binding_router() {

@@ -9,6 +9,7 @@ use crate::limits::{DEFAULT_ACTION_TIMEOUT, DEFAULT_DESCRIPTION};
 /// How a client behaves.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// How gateways are searched for (interfaces, time windows, a router to ask by unicast).
     pub discovery: DiscoveryOptions,
     /// Budget of one router action (SOAP call or description fetch).
     pub action_timeout: Duration,

@@ -2,6 +2,8 @@
 //! what really happened: the router's answers, its nftables rules, packets from `wan`, and the
 //! reference client `upnpc`. Needs root and the lab packages: run by scripts/test.sh
 //! (`cargo test -- --include-ignored`). Every client call runs inside the lab's `lan` namespace.
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

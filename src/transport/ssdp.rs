@@ -243,6 +243,7 @@ fn multicast_v4_socket(ip: Ipv4Addr) -> std::io::Result<Socket> {
     socket.bind(&SocketAddr::V4(SocketAddrV4::new(ip, 0)).into())?;
     socket.set_multicast_if_v4(&ip)?;
     socket.set_multicast_ttl_v4(SSDP_TTL)?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
@@ -252,6 +253,7 @@ fn multicast_v6_socket(index: u32) -> std::io::Result<Socket> {
     socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)).into())?;
     socket.set_multicast_if_v6(index)?;
     socket.set_multicast_hops_v6(SSDP_TTL)?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
@@ -262,9 +264,14 @@ fn unicast_socket(peer: SocketAddr) -> std::io::Result<Socket> {
         SocketAddr::V6(_) => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
     };
     socket.bind(&any.into())?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
+/// Read answers until `stop`, the deadline or a cancel. A bad datagram never ends the loop: one
+/// larger than the cap is dropped whole (Windows fails such a read with WSAEMSGSIZE), an ICMP
+/// error reported on the socket is skipped (a port unreachable from an earlier send), and any
+/// other read error is retried after a short pause, so one stray packet cannot silence a socket.
 fn receive_loop(listener: &Listener, spec: &SearchSpec, budget: &Budget, stop: &AtomicBool, started: Instant, tx: mpsc::Sender<Hit>) {
     let socket: std::net::UdpSocket = match listener.socket.try_clone() {
         Ok(s) => s.into(),
@@ -280,15 +287,24 @@ fn receive_loop(listener: &Listener, spec: &SearchSpec, budget: &Budget, stop: &
         if socket.set_read_timeout(Some(wait)).is_err() {
             return;
         }
-        let (len, from) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
+        let datagram = match platform::recv_datagram(&socket, &mut buf) {
+            Ok(d) => d,
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+            Err(e) if platform::is_udp_reset(&e) => {
+                log::debug!("SSDP: skipping an ICMP error reported on the socket ({e}); still listening");
+                continue;
+            }
             Err(e) => {
-                log::debug!("SSDP: receive failed: {e}");
-                return;
+                log::debug!("SSDP: receive failed ({e}); trying again");
+                std::thread::sleep(wait.min(crate::limits::CANCEL_POLL));
+                continue;
             }
         };
-        if let Some(hit) = validate(listener, spec, &buf[..len], from, started) {
+        if datagram.truncated {
+            log::debug!("SSDP: ignoring datagram from {}: larger than {SSDP_DATAGRAM_MAX} bytes", datagram.from);
+            continue;
+        }
+        if let Some(hit) = validate(listener, spec, &buf[..datagram.len], datagram.from, started) {
             if tx.send(hit).is_err() {
                 return;
             }
@@ -369,7 +385,50 @@ fn same_prefix(a: &[u8], b: &[u8], len: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_prefix;
+    use super::*;
+    use crate::cancel::CancelToken;
+
+    /// Linux reports an ICMP port unreachable as ECONNREFUSED on the next read of a *connected*
+    /// UDP socket: the error path Windows takes (WSAECONNRESET) on any socket. The answer that
+    /// arrives after it must still be read.
+    #[test]
+    fn an_icmp_error_read_from_the_socket_does_not_end_the_receive_loop() {
+        let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let router = closed.local_addr().unwrap();
+        drop(closed);
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP)).unwrap();
+        socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+        socket.connect(&router.into()).unwrap();
+        socket.send(b"M-SEARCH * HTTP/1.1\r\n\r\n").unwrap(); // draws the port unreachable
+        let searcher = socket.local_addr().unwrap().as_socket().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // the ICMP error is queued on the socket
+
+        let responder = std::net::UdpSocket::bind(router).unwrap();
+        let answer =
+            "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nUSN: uuid:r\r\nLOCATION: http://127.0.0.1:5000/rootDesc.xml\r\n\r\n";
+        responder.send_to(answer.as_bytes(), searcher).unwrap();
+
+        let listener = Listener { socket, iface: None, explicit_peer: Some(router), late: false };
+        let spec = SearchSpec {
+            family: Family::V4,
+            multicast: false,
+            unicast: vec![router],
+            late_unicast: Vec::new(),
+            interfaces: Vec::new(),
+            grace: Duration::ZERO,
+            collect_all: false,
+        };
+        let budget = Budget::new(Duration::from_secs(2), &CancelToken::new());
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| receive_loop(&listener, &spec, &budget, &stop, Instant::now(), tx));
+            let hit = rx.recv_timeout(Duration::from_secs(2));
+            stop.store(true, Ordering::SeqCst);
+            let hit = hit.expect("the answer after the ICMP error is read");
+            assert_eq!(hit.location.to_string(), "http://127.0.0.1:5000/rootDesc.xml");
+        });
+    }
 
     #[test]
     fn prefix_match() {
