@@ -119,7 +119,8 @@ pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 pub const SSDP_NOTIFY_READS_MAX: usize = 64;
 /// How long a look waits for the answers to its unicast searches (`transport::probe`), all
 /// gateways at once. miniupnpd (2.3.1, 2.3.9) answers after ~51 ms (measured in the lab), so
-/// this is paid in full only when a router is silent (down, or dropping searches): then the
+/// this is paid in full only when a router is silent (down, or dropping searches; a closed
+/// port 1900 is reported at once on a connected socket): then the
 /// keeper loses this much per look. A later answer is dropped; silence is not acted on.
 pub const SSDP_PROBE_WAIT: Duration = Duration::from_millis(300);
 /// Datagrams read per probe (a valid answer ends it; these bound what anything else on the

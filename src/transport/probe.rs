@@ -11,6 +11,7 @@ use crate::gateway::Gateway;
 use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_PROBE_READS_MAX, SSDP_PROBE_WAIT};
 use crate::parse::ssdp::{build_msearch, parse_response};
 use crate::parse::url::HttpUrl;
+use crate::platform;
 
 const SSDP_PORT: u16 = 1900;
 
@@ -69,12 +70,15 @@ fn send(gateway: &Gateway, port: u16) -> io::Result<Option<Sent>> {
         (ip, _) => SocketAddr::new(ip, 0),
     };
     let socket = UdpSocket::bind(from)?;
+    // Connected: the OS drops datagrams from anyone else, and a closed port 1900 (the router's
+    // daemon not running) is reported at once instead of waited out.
+    socket.connect(to)?;
     // The unicast form (UDA 1.1): HOST is the device's address, no MX, answered at once.
     let host = match to {
         SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
         SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
     };
-    socket.send_to(&build_msearch(&host, &target, None), to)?;
+    socket.send(&build_msearch(&host, &target, None))?;
     log::trace!("probe: M-SEARCH ST {target} sent to {to}");
     Ok(Some(Sent { socket, to, target }))
 }
@@ -89,17 +93,25 @@ fn receive(sent: &Sent, deadline: Instant) -> Option<DeviceAnswer> {
         if wait.is_zero() || sent.socket.set_read_timeout(Some(wait)).is_err() {
             break;
         }
-        let (len, from) = match sent.socket.recv_from(&mut buf) {
-            Ok(r) => r,
-            // Windows reports an ICMP port unreachable of an earlier send on the next receive.
-            Err(e) if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionRefused) => continue,
+        let datagram = match platform::recv_datagram(&sent.socket, &mut buf) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if platform::is_udp_reset(&e) => {
+                log::trace!("probe: nothing listens on {} ({e})", sent.to);
+                return None;
+            }
             Err(_) => break, // timed out (WouldBlock or TimedOut, by platform)
         };
+        let from = datagram.from;
+        if datagram.truncated {
+            log::debug!("probe: ignoring a datagram from {from}: larger than {SSDP_DATAGRAM_MAX} bytes");
+            continue;
+        }
         if from.ip() != sent.to.ip() {
             log::debug!("probe: ignoring a datagram from {from}: the search went to {}", sent.to);
             continue;
         }
-        let answer = match parse_response(&buf[..len]) {
+        let answer = match parse_response(&buf[..datagram.len]) {
             Ok(a) => a,
             Err(e) => {
                 log::debug!("probe: ignoring an answer from {from}: {e}");
@@ -145,8 +157,9 @@ mod tests {
         format!("HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: {st}\r\nUSN: {st}\r\nEXT:\r\nSERVER: Debian/12 UPnP/1.1 MiniUPnPd/2.3.1\r\nLOCATION: {location}\r\nBOOTID.UPNP.ORG: {boot}\r\n\r\n").into_bytes()
     }
 
-    /// A router on loopback: reads one search and sends `replies` back to the searcher (each
-    /// from its own socket, or from another one given). Returns its port, and the search.
+    /// A router on loopback: reads one search, sends `replies` back to the searcher (each from
+    /// its own socket, or from another one given), and keeps its port open a while (so that no
+    /// search is refused). Returns its port, and the search.
     fn router(replies: Vec<(Option<UdpSocket>, Vec<u8>)>) -> (u16, std::thread::JoinHandle<String>) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = socket.local_addr().unwrap().port();
@@ -157,6 +170,7 @@ mod tests {
             for (other, reply) in replies {
                 other.as_ref().unwrap_or(&socket).send_to(&reply, searcher).unwrap();
             }
+            std::thread::sleep(SSDP_PROBE_WAIT * 2);
             String::from_utf8_lossy(&buf[..n]).into_owned()
         });
         (port, handle)
@@ -201,6 +215,15 @@ mod tests {
         assert_eq!(got, vec![None, None]);
         assert!(took >= SSDP_PROBE_WAIT && took < SSDP_PROBE_WAIT * 2, "waited for together, not one after the other: {took:?}");
         router.join().unwrap();
+    }
+
+    #[cfg(target_os = "linux")] // (Wine, for one, never reports the ICMP error)
+    #[test]
+    fn a_gateway_whose_search_port_is_closed_is_given_up_at_once() {
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed again
+        let started = Instant::now();
+        assert_eq!(probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port), vec![None]);
+        assert!(started.elapsed() < SSDP_PROBE_WAIT / 2, "{:?}", started.elapsed());
     }
 
     #[test]
