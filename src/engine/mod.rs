@@ -514,13 +514,24 @@ impl Engine {
     /// The probed gateways (by LOCATION) whose answer differs from their previous one: a new
     /// boot id (a restart, such as a power-on that announces nothing for ~15 minutes), or a new
     /// LOCATION (the web server moved: miniupnpd's default `http_port=0` picks a new port at
-    /// every start). A first answer is only remembered. No answer changes nothing: UDP may drop
+    /// every start). A first answer is compared with the boot id of the gateway's discovery
+    /// only. No answer changes nothing: UDP may drop
     /// a search and a router may rate-limit them; a router that is really gone is found by the
     /// renewal, as before.
     fn changed_gateways(&mut self, probed: Vec<(HttpUrl, DeviceAnswer)>) -> Vec<HttpUrl> {
         let mut changed = Vec::new();
         for (url, answer) in probed {
             let Some((_, before)) = self.probed.iter_mut().find(|(u, _)| *u == url) else {
+                // A first answer is checked against the boot id the gateway was discovered
+                // with: a second restart within the look after a rediscovery is caught too (seen
+                // in the lab: two power-ons 10 s apart). Its LOCATION is not: discovery may have
+                // pinned another address than the one the answer names.
+                let found = self.held_gateway(&url).and_then(|g| g.boot_id);
+                let rebooted = matches!((found, answer.boot_id), (Some(a), Some(b)) if a != b);
+                if rebooted {
+                    log::info!("the router at {url} answers with a new boot id ({found:?} -> {:?}): renewing what it held now", answer.boot_id);
+                    changed.push(url.clone());
+                }
                 self.probed.push((url, answer));
                 continue;
             };
@@ -537,6 +548,12 @@ impl Engine {
             *before = answer;
         }
         changed
+    }
+
+    /// A gateway something is held on, by its LOCATION.
+    fn held_gateway(&self, location: &HttpUrl) -> Option<&crate::gateway::Gateway> {
+        let slots = self.leases.values().flat_map(|e| [&e.v4, &e.v6]);
+        slots.filter_map(|s| s.holding.as_ref().and_then(Holding::gateway)).find(|g| g.location == *location)
     }
 
     /// What a look found: a pinhole whose host address changed, and everything held on a

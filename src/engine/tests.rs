@@ -63,6 +63,14 @@ impl Router {
 }
 
 impl Router {
+    /// The gateway as discovery finds it now: its web port and boot id.
+    fn found(&self, family: Family) -> Gateway {
+        let mut gw = gateway(family);
+        gw.location.port += self.web_port_moved;
+        gw.boot_id = Some(self.boot_id);
+        gw
+    }
+
     /// A healthy router's answer to `task` (lease granted as asked).
     fn answer(&mut self, task: &Task, now_v6: Ipv6Addr) -> Outcome {
         match task {
@@ -77,7 +85,7 @@ impl Router {
                         self.next_port += 1;
                         fl.external = Some(SocketAddr::from((Ipv4Addr::new(11, 0, 0, 1), request.internal_port)));
                         Holding::Mapping {
-                            gateway: gateway(Family::V4),
+                            gateway: self.found(Family::V4),
                             mapping: PortMapping {
                                 remote_host: None,
                                 external_port: 1024 + self.next_port,
@@ -95,7 +103,7 @@ impl Router {
                         self.next_pinhole += 1;
                         fl.external = Some(SocketAddr::from((now_v6, request.internal_port)));
                         Holding::Pinhole {
-                            gateway: gateway(Family::V6),
+                            gateway: self.found(Family::V6),
                             id: self.next_pinhole,
                             pinhole: Pinhole {
                                 remote_host: None,
@@ -131,10 +139,7 @@ impl Router {
             }
             Task::ForgetGateway { .. } => Outcome::Done,
             Task::Look { probe, .. } => {
-                let answer = |gw: &Gateway| DeviceAnswer {
-                    boot_id: Some(self.boot_id),
-                    location: HttpUrl { port: gw.location.port + self.web_port_moved, ..gw.location.clone() },
-                };
+                let answer = |gw: &Gateway| DeviceAnswer { boot_id: Some(self.boot_id), location: self.found(gw.family).location };
                 let probed = if self.silent { Vec::new() } else { probe.iter().map(|gw| (gw.location.clone(), answer(gw))).collect() };
                 Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed }
             }
@@ -369,6 +374,37 @@ fn a_router_answering_the_probe_with_a_new_location_and_the_same_boot_id_is_redi
     let opens = times(&sim, |t| matches!(t, Task::Open { .. }));
     assert_eq!(forgets.len(), 2, "{forgets:?}");
     assert_eq!(opens.iter().filter(|at| **at > secs(100)).count(), 2, "{opens:?}");
+}
+
+#[test]
+fn a_second_restart_right_after_a_rediscovery_is_seen_too() {
+    let mut sim = Sim::new();
+    sim.open(&request(3600));
+    sim.healthy(secs(100));
+    let mut old_address_refuses = |task: &Task, router: &mut Router| match task {
+        Task::Renew { holding, .. } if holding.gateway().is_some_and(|g| g.location.port != 5000 + router.web_port_moved) => {
+            Some(Outcome::Gone { reason: "connection refused".into(), unreachable: true })
+        }
+        _ => None,
+    };
+    // Powered on at 100 s onto a new web port: found again at the next look.
+    sim.router.held.clear();
+    (sim.router.boot_id, sim.router.web_port_moved) = (1, 1);
+    sim.run_until(secs(106), &mut old_address_refuses);
+    let found_again = *times(&sim, |t| matches!(t, Task::Open { .. })).last().unwrap();
+    assert!(found_again > secs(100), "{found_again:?}");
+    // Powered on again before the next look has asked the new address anything.
+    sim.run_until(found_again + secs(1), &mut old_address_refuses);
+    sim.router.held.clear();
+    (sim.router.boot_id, sim.router.web_port_moved) = (2, 2);
+    sim.run_until(secs(200), &mut old_address_refuses);
+    for family in [Family::V4, Family::V6] {
+        let renewals = sim.renewals(family);
+        assert_eq!(renewals.len(), 2, "{family:?}: {renewals:?}");
+        assert!(renewals[1] <= found_again + secs(1) + WATCH_INTERVAL, "{family:?}: {renewals:?}");
+        assert_eq!(sim.kinds(family).iter().filter(|k| **k == EventKind::Recovered).count(), 2, "{family:?}: {:?}", sim.kinds(family));
+    }
+    assert!(sim.router.held.len() == 2, "both held on the router after its second start: {:?}", sim.router.held.len());
 }
 
 #[test]
