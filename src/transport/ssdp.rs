@@ -43,6 +43,14 @@ pub struct SearchSpec {
     pub grace: Duration,
     /// Diagnostics: listen until the deadline and keep every answer.
     pub collect_all: bool,
+    /// Addresses of the device wanted (the default gateway, or the router the caller named): an
+    /// answer whose responder or LOCATION host is one of them ends the search at once and is
+    /// ranked first. Empty: no preference (the first IGD:2 answer ends the search).
+    pub prefer: Vec<IpAddr>,
+    /// Only answers of `prefer` are kept (the caller named the router to use).
+    pub only_preferred: bool,
+    /// After an answer from another device, how long to wait for the preferred one.
+    pub preferred_wait: Duration,
 }
 
 /// One validated answer.
@@ -56,6 +64,8 @@ pub struct Hit {
     #[allow(dead_code)] // kept for diagnostics; nothing reads it since the module is private
     pub if_index: u32,
     pub elapsed: Duration,
+    /// The responder or its LOCATION host is one of `SearchSpec::prefer`.
+    pub preferred: bool,
 }
 
 struct Listener {
@@ -101,7 +111,9 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
         let now = Instant::now();
         if second_round_at.is_some_and(|at| now >= at) {
             second_round_at = None;
-            if grace_end.is_none() {
+            // Also when only another device has answered: the preferred one may have lost the
+            // first search, and round two reaches the default gateway by unicast too.
+            if grace_end.is_none() || !spec.prefer.is_empty() && !hits.iter().any(|h| h.preferred) {
                 log::debug!("SSDP {}: no gateway after {:?}; searching again for every target", spec.family, SSDP_SECOND_ROUND);
                 send_round(spec, &listeners, &SEARCH_TARGETS, 2);
             }
@@ -121,6 +133,10 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
                 if hits.iter().any(|h| h.response.usn == hit.response.usn && h.location == hit.location) {
                     continue;
                 }
+                if spec.only_preferred && !hit.preferred {
+                    log::debug!("SSDP {}: ignoring answer from {} (LOCATION {}): not the router named", spec.family, hit.from, hit.location);
+                    continue;
+                }
                 if hits.len() >= SSDP_MAX_RESPONSES {
                     log::debug!("SSDP: keeping no more than {SSDP_MAX_RESPONSES} answers; dropping one from {}", hit.from);
                     continue;
@@ -136,9 +152,16 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
                 );
                 let rank = target_rank(&hit.response.search_target);
                 if !spec.collect_all && rank > 0 {
-                    // An IGD:2 answer cannot be bettered: stop now. An IGD:1 answer opens the
-                    // grace window in which an IGD:2 gateway may still answer.
-                    let end = if rank >= TOP_RANK { Instant::now() } else { Instant::now() + spec.grace };
+                    // The preferred device's IGD:2 answer cannot be bettered: stop now. Its
+                    // IGD:1 answer opens the grace window in which its IGD:2 answer may still
+                    // come. Another device's answer opens the wait for the preferred one.
+                    let end = if !spec.prefer.is_empty() && !hit.preferred {
+                        Instant::now() + spec.preferred_wait.max(spec.grace)
+                    } else if rank >= TOP_RANK {
+                        Instant::now()
+                    } else {
+                        Instant::now() + spec.grace
+                    };
                     grace_end = Some(grace_end.map_or(end, |g| g.min(end)));
                 }
                 hits.push(hit);
@@ -151,8 +174,13 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
     if budget.cancel_token().is_cancelled() {
         return Err(Error::Cancelled);
     }
-    // Best first: IGD:2 answers over IGD:1, then arrival order (stable sort).
-    hits.sort_by_key(|h| std::cmp::Reverse(target_rank(&h.response.search_target)));
+    // Best first: the preferred device, then IGD:2 answers over IGD:1, then by LOCATION
+    // address (not arrival order: the same devices give the same choice in every run).
+    hits.sort_by(|a, b| {
+        (b.preferred, target_rank(&b.response.search_target))
+            .cmp(&(a.preferred, target_rank(&a.response.search_target)))
+            .then_with(|| a.location.ip.cmp(&b.location.ip))
+    });
     log::debug!("SSDP {}: {} answer(s) in {:.1} ms", spec.family, hits.len(), started.elapsed().as_secs_f64() * 1000.0);
     Ok(hits)
 }
@@ -358,8 +386,8 @@ fn validate(listener: &Listener, spec: &SearchSpec, datagram: &[u8], from: Socke
         IpAddr::V6(v6) if crate::addr::is_ipv6_link_local(&v6) => if_index,
         _ => 0,
     };
-    let _ = spec;
-    Some(Hit { response, location, from, if_index, elapsed: started.elapsed() })
+    let preferred = spec.prefer.iter().any(|&ip| ip == from.ip() || ip == location.ip);
+    Some(Hit { response, location, from, if_index, elapsed: started.elapsed(), preferred })
 }
 
 fn on_link(ifc: &NetInterface, ip: IpAddr) -> bool {
@@ -417,6 +445,9 @@ mod tests {
             interfaces: Vec::new(),
             grace: Duration::ZERO,
             collect_all: false,
+            prefer: Vec::new(),
+            only_preferred: false,
+            preferred_wait: Duration::ZERO,
         };
         let budget = Budget::new(Duration::from_secs(2), &CancelToken::new());
         let stop = AtomicBool::new(false);

@@ -51,7 +51,9 @@ namespace PortOpen
             }
             string text = NativeText.Take(message);
             NativeLeaseInfo info = Info();
-            return new FamilyState(family, family == IpFamily.V4 ? info.v4 : info.v6, text);
+            return family == IpFamily.V4
+                ? new FamilyState(family, info.v4, text, info.v4_router, info.v4_not_default_gateway, info.v4_other_routers)
+                : new FamilyState(family, info.v6, text, info.v6_router, info.v6_not_default_gateway, info.v6_other_routers);
         }
 
         /// <summary>
