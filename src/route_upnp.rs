@@ -1,6 +1,6 @@
 //! The UPnP IGD route: how each task of the lease engine is performed against the router
-//! (discovery, WANIPConnection, WANIPv6FirewallControl, SSDP NOTIFYs and probes), and how the answers are
-//! read into outcomes. Blocking, with the client's budget; never decides what happens next.
+//! (discovery, WANIPConnection, WANIPv6FirewallControl, SSDP NOTIFYs and probes), and how the
+//! answers are read into outcomes. Blocking, with the client's budget; never decides what happens next.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;

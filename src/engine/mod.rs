@@ -5,8 +5,8 @@
 //! `keeper.rs`, `client.rs`) performs. The driver feeds it requests (`open`, `close`), the
 //! current time (`handle_timeout(now)`), and the outcome of every task it asked for
 //! (`on_outcome`); the engine answers with tasks to perform (`Task`: open a family, renew,
-//! release, look at the host's address, the router's NOTIFYs and its answer to a probe...), the next deadline
-//! (`poll_timeout`), events for the game (`take_events`) and the journal to write
+//! release, look at the host's address, the router's NOTIFYs and its answer to a probe...),
+//! the next deadline (`poll_timeout`), events for the game (`take_events`) and the journal to write
 //! (`take_journal`). Each family of each lease is in exactly one `LeaseState`; at most one task
 //! per family is in flight, and the engine knows which. Because time is a value, the whole
 //! lifecycle (renewal at half the lease, back-off, reboot, address change, loss, close during a
@@ -78,10 +78,10 @@ pub(crate) struct Engine {
     next_look: Option<Instant>,
     /// A look has opened NOTIFY listeners that a later look must close.
     listening: bool,
-    /// Per gateway probed (by its LOCATION when probed): what it answered last. A probe's
-    /// answer is compared with the one before it, not with what discovery saw, so a router that
-    /// names another LOCATION in its answers than the one discovery used does not look
-    /// rebooted at every look.
+    /// Per gateway probed (by its LOCATION when probed): what it answered last. An answer is
+    /// compared with the one before it (a first one only with the boot id discovery saw), so a
+    /// router that names another LOCATION in its answers than the one discovery used does not
+    /// look moved at every look.
     probed: Vec<(HttpUrl, DeviceAnswer)>,
 }
 
@@ -515,9 +515,8 @@ impl Engine {
     /// boot id (a restart, such as a power-on that announces nothing for ~15 minutes), or a new
     /// LOCATION (the web server moved: miniupnpd's default `http_port=0` picks a new port at
     /// every start). A first answer is compared with the boot id of the gateway's discovery
-    /// only. No answer changes nothing: UDP may drop
-    /// a search and a router may rate-limit them; a router that is really gone is found by the
-    /// renewal, as before.
+    /// only. No answer changes nothing: UDP may drop a search and a router may rate-limit them;
+    /// a router that is really gone is found by the renewal, as before.
     fn changed_gateways(&mut self, probed: Vec<(HttpUrl, DeviceAnswer)>) -> Vec<HttpUrl> {
         let mut changed = Vec::new();
         for (url, answer) in probed {
