@@ -134,7 +134,7 @@ fn after_panic(task: &Task) -> Outcome {
         }
         Task::Confirm { .. } | Task::Renew { .. } => Outcome::Postponed("internal error".into()),
         Task::Release { .. } => Outcome::Released(Err(failed())),
-        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new() },
+        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new() },
         Task::Discard { .. } | Task::ForgetGateway { .. } => Outcome::Done,
     }
 }

@@ -10,6 +10,7 @@ use crate::gateway::Gateway;
 use crate::lease::{FamilyLease, OpenRequest};
 use crate::parse::url::HttpUrl;
 use crate::persist::JournalEntry;
+use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
 
 // A few tasks live at a time, each for one exchange: their size does not matter.
@@ -35,9 +36,10 @@ pub(crate) enum Task {
     Discard { holding: Holding },
     /// The gateway stopped answering: drop it from the discovery cache.
     ForgetGateway { gateway: Gateway },
-    /// The look between renewals: this host's IPv6 address toward `v6_gateways`, and the
-    /// routers' NOTIFYs (per family: the gateway to listen to, None: stop listening).
-    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2] },
+    /// The look between renewals: this host's IPv6 address toward `v6_gateways`, the routers'
+    /// NOTIFYs (per family: the gateway to listen to, None: stop listening), and one unicast
+    /// search to each gateway in `probe` (every gateway something is held on).
+    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway> },
 }
 
 impl Task {
@@ -71,9 +73,10 @@ pub(crate) enum Outcome {
     Postponed(String),
     /// `Release`: whether the delete succeeded (an entry already gone counts as removed).
     Released(Result<(), Error>),
-    /// `Look`: this host's IPv6 address toward each gateway looked at, and the gateways that
-    /// announced a new boot.
-    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)> },
+    /// `Look`: this host's IPv6 address toward each gateway looked at, the gateways that
+    /// announced a new boot, and what each probed gateway (by its LOCATION when probed) answered
+    /// (a gateway that did not answer is absent).
+    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)> },
     /// `Discard`, `ForgetGateway`: done.
     Done,
 }
