@@ -5,13 +5,13 @@
 # lab's wan host on both families at 4 datagrams a second. Not part of scripts/test.sh.
 #
 # Usage: scripts/soak.sh [--minutes N] [--router 2.3.1|2.3.9] [--lease S] [--every S] [--first S] [--rotate K] [--debug]
-#   (as root; defaults: 20 minutes, 2.3.1, lease 120 s, a fault every 180 s from 60 s,
+#   (as root; defaults: 20 minutes, 2.3.1, lease 120 s, a fault every 180 s from 90 s,
 #    starting the rotation at fault K = 0)
 # The lab is its own (PORTOPEN_LAB_PREFIX + "soak") and is taken down on exit. The CLI's output
 # and the table are kept in target/soak/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minutes=20 router=2.3.1 lease=120 every=180 first=60 rotate=0 profile=release
+minutes=20 router=2.3.1 lease=120 every=180 first=90 rotate=0 profile=release
 while [[ $# -gt 0 ]]; do
   case $1 in
     --minutes) minutes=$2; shift 2 ;;
