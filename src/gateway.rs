@@ -283,16 +283,18 @@ impl Gateway {
 /// link-local or temporary choice is replaced by the stable global address of that interface
 /// (a pinhole for a link-local or a daily-changing address is useless).
 pub fn choose_local_addr(family: Family, location: &HttpUrl) -> Result<IpAddr, Error> {
-    let os_choice = platform::local_addr_toward(location.socket_addr()).map_err(|e| Error::io(format!("finding the local address toward {location}"), &e))?;
+    local_addr_toward(family, location.socket_addr(), location.scope_id)
+}
+
+/// [`choose_local_addr`] toward any address (`scope`: the interface of a link-local target).
+pub(crate) fn local_addr_toward(family: Family, target: SocketAddr, scope: u32) -> Result<IpAddr, Error> {
+    let os_choice = platform::local_addr_toward(target).map_err(|e| Error::io(format!("finding the local address toward {target}"), &e))?;
     if family == Family::V4 {
         return Ok(os_choice);
     }
     let IpAddr::V6(os_v6) = os_choice else { return Ok(os_choice) };
     let interfaces = platform::interfaces().unwrap_or_default();
-    let iface = interfaces
-        .iter()
-        .find(|i| i.v6.iter().any(|a| a.ip == os_v6))
-        .or_else(|| interfaces.iter().find(|i| location.scope_id != 0 && i.index == location.scope_id));
+    let iface = interfaces.iter().find(|i| i.v6.iter().any(|a| a.ip == os_v6)).or_else(|| interfaces.iter().find(|i| scope != 0 && i.index == scope));
     let Some(iface) = iface else { return Ok(os_choice) };
     let current = iface.v6.iter().find(|a| a.ip == os_v6);
     if V6Scope::of(&os_v6) == V6Scope::Global && current.is_none_or(|a| !a.temporary && !a.deprecated) {

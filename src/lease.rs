@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::Error;
 use crate::limits::DEFAULT_LEASE_SECS;
-use crate::types::{Family, Protocol};
+use crate::types::{Family, Protocol, Route};
 
 /// What to open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +113,8 @@ pub struct FamilyLease {
     pub external: Option<SocketAddr>,
     /// Lease the router granted, seconds (0: permanent; deleted on close).
     pub lease_secs: u32,
+    /// The protocol that opened it (None: not open, or nothing needed opening).
+    pub route: Option<Route>,
     /// The router's UPnP error code behind a refusal, when there is one.
     pub upnp_code: Option<u16>,
     /// Why, in words (empty when open without remark).
@@ -127,6 +129,7 @@ impl FamilyLease {
             internal: None,
             external: None,
             lease_secs: 0,
+            route: None,
             upnp_code: None,
             message: String::new(),
         }
@@ -138,6 +141,7 @@ impl FamilyLease {
         self.message = error.to_string();
         self.external = None;
         self.lease_secs = 0;
+        self.route = None;
     }
 }
 

@@ -31,9 +31,11 @@ mod gateway;
 mod gateway_cache;
 mod keeper;
 mod lease;
+mod pcp_mapping;
 mod pinhole;
 mod platform;
 mod port_mapping;
+mod route_pcp;
 mod route_upnp;
 mod transport;
 mod types;
@@ -55,14 +57,14 @@ pub use addr::{ExternalAddress, V4Class};
 pub use cancel::{Budget, CancelToken};
 pub use check::{CheckReport, FamilyEvidence, Grade, Trial};
 pub use client::{Client, Lease};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, Routes};
 pub use error::{upnp_error_name, Error, Result, UpnpFault};
 pub use events::{Event, EventCallback, EventKind};
 pub use gateway::{choose_local_addr, discover, DiscoveryOptions, Gateway, Service, ServiceKind};
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
-pub use types::{Family, Protocol};
+pub use types::{Family, Protocol, Route};
 
 /// PCP and NAT-PMP groundwork (issue 17) for tests/ and fuzz/ only, until the lease engine uses
 /// it: the wire format (`wire`) and one exchange / the ANNOUNCE listener (`net`). Not a stable API.

@@ -3,14 +3,14 @@
 //! Plain text, one record per line, tab-separated; read back bounded in size, and any line
 //! that does not parse is ignored with a logged reason.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use crate::error::Error;
 use crate::gateway::{Gateway, Service, ServiceKind};
 use crate::limits::STATE_FILE_MAX;
 use crate::parse::url::HttpUrl;
-use crate::types::{Family, Protocol};
+use crate::types::{Family, Protocol, Route};
 
 const CACHE_MAGIC: &str = "portopen-cache-1";
 const JOURNAL_MAGIC: &str = "portopen-journal-1";
@@ -108,8 +108,34 @@ pub fn parse_cache(text: &str) -> Vec<Gateway> {
 /// Something the library opened on a router, as recorded in the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JournalEntry {
-    Mapping { control: Service, local: IpAddr, external_port: u16, protocol: Protocol, internal_client: Ipv4Addr, internal_port: u16, description: String },
-    Pinhole { control: Service, local: IpAddr, id: u16, protocol: Protocol, internal_client: Ipv6Addr, internal_port: u16 },
+    Mapping {
+        control: Service,
+        local: IpAddr,
+        external_port: u16,
+        protocol: Protocol,
+        internal_client: Ipv4Addr,
+        internal_port: u16,
+        description: String,
+    },
+    Pinhole {
+        control: Service,
+        local: IpAddr,
+        id: u16,
+        protocol: Protocol,
+        internal_client: Ipv6Addr,
+        internal_port: u16,
+    },
+    /// A mapping or pinhole made through PCP (deleted with its nonce) or NAT-PMP (IPv4), from
+    /// `client` (the mapped address) at `server`.
+    Pcp {
+        server: SocketAddr,
+        route: Route,
+        nonce: [u8; 12],
+        client: IpAddr,
+        protocol: Protocol,
+        internal_port: u16,
+        external_port: u16,
+    },
 }
 
 pub fn format_journal(entries: &[JournalEntry]) -> String {
@@ -131,6 +157,10 @@ pub fn format_journal(entries: &[JournalEntry]) -> String {
                 "pinhole\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                 control.service_type, control.control_url, local, id, protocol, internal_client, internal_port
             )),
+            JournalEntry::Pcp { server, route, nonce, client, protocol, internal_port, external_port } => {
+                let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                out.push_str(&format!("pcp\t{}\t{server}\t{nonce}\t{client}\t{protocol}\t{internal_port}\t{external_port}\n", route.tag()))
+            }
         }
     }
     out
@@ -144,6 +174,9 @@ pub fn parse_journal(text: &str) -> Vec<JournalEntry> {
     lines
         .filter_map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
+            if f[0] == "pcp" {
+                return parse_pcp_line(&f);
+            }
             let control = parse_service(f.get(1)?, f.get(2)?)??;
             let local: IpAddr = f.get(3)?.parse().ok()?;
             match (f[0], f.len()) {
@@ -197,4 +230,30 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), Error> {
     let tmp = std::path::PathBuf::from(tmp_name);
     std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), &e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), &e))
+}
+
+/// A journal line `pcp ROUTE SERVER NONCE CLIENT PROTOCOL INTERNAL_PORT EXTERNAL_PORT` (journals
+/// written before PCP have none; readers before it skip the line).
+fn parse_pcp_line(f: &[&str]) -> Option<JournalEntry> {
+    if f.len() != 8 {
+        return None;
+    }
+    let route = Route::parse(f[1]).filter(|r| *r != Route::Upnp)?;
+    let hex = f[3];
+    if hex.len() != 24 || !hex.is_ascii() {
+        return None;
+    }
+    let mut nonce = [0u8; 12];
+    for (i, b) in nonce.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(JournalEntry::Pcp {
+        route,
+        server: f[2].parse().ok()?,
+        nonce,
+        client: f[4].parse().ok()?,
+        protocol: Protocol::parse(f[5])?,
+        internal_port: f[6].parse().ok()?,
+        external_port: f[7].parse().ok()?,
+    })
 }

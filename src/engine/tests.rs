@@ -109,12 +109,14 @@ impl Router {
             Task::Confirm { holding: Holding::Mapping { mapping, .. }, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lease_secs) },
             Task::Confirm { holding: Holding::Pinhole { pinhole, .. }, .. } => Outcome::Confirmed { lease_secs: Some(pinhole.lease_secs) },
             Task::Confirm { holding: Holding::Nothing, .. } => Outcome::Confirmed { lease_secs: Some(0) },
+            Task::Confirm { holding: Holding::Pcp { mapping }, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lifetime_granted) },
             Task::Renew { holding, .. } => match (self.holds(holding), holding) {
                 (false, _) => Outcome::Gone { reason: "no such entry".into(), unreachable: false },
                 (true, Holding::Pinhole { pinhole, .. }) if pinhole.internal_client != now_v6 => Outcome::Moved { to: now_v6 },
                 (true, Holding::Pinhole { pinhole, .. }) => Outcome::Renewed { lease_secs: pinhole.lease_secs },
                 (true, Holding::Mapping { mapping, .. }) => Outcome::Renewed { lease_secs: mapping.lease_secs },
                 (true, Holding::Nothing) => Outcome::Renewed { lease_secs: 0 },
+                (true, Holding::Pcp { mapping }) => Outcome::Refreshed { mapping: mapping.clone(), lost_state: false },
             },
             Task::Release { holding, .. } | Task::Discard { holding } => {
                 self.remove(holding);
@@ -124,7 +126,7 @@ impl Router {
                 }
             }
             Task::ForgetGateway { .. } => Outcome::Done,
-            Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new() },
+            Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), announced: Vec::new() },
         }
     }
 }
@@ -292,7 +294,7 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
     sim.run_until(secs(200), &mut |task, _| match task {
         Task::Look { .. } if !announced => {
             announced = true;
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: vec![(Family::V4, gateway(Family::V4).location)] })
+            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: vec![(Family::V4, gateway(Family::V4).location)], announced: Vec::new() })
         }
         _ => None,
     });
@@ -313,7 +315,7 @@ fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     sim.host_v6 = new_v6;
     let location = gateway(Family::V6).location;
     sim.run_until(secs(120), &mut |task, _| match task {
-        Task::Look { .. } => Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new() }),
+        Task::Look { .. } => Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), announced: Vec::new() }),
         _ => None,
     });
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);

@@ -1,0 +1,211 @@
+//! The second route to the router (issue 17): `Client::open` races a PCP MAP (NAT-PMP for an
+//! IPv4 server that speaks only version 0) with UPnP, per family, against the real miniupnpd.
+//! What opened is proven with packets from `wan`, and what is left after close with the
+//! router's nftables rules. Needs root and the lab packages: run by scripts/test.sh
+//! (`cargo test -- --include-ignored`).
+
+mod labkit;
+
+use std::time::{Duration, Instant};
+
+use labkit::{Lab, Router};
+use portopen::{Client, OpenRequest, PortStatus, Protocol, Route, Routes};
+
+/// Rules of miniupnpd's chains that name `port`.
+fn rules_naming(lab: &Lab, port: u16) -> Vec<String> {
+    lab.router_rules().into_iter().filter(|r| r.contains(&port.to_string())).collect()
+}
+
+fn request(port: u16) -> OpenRequest {
+    OpenRequest { lease_secs: 600, ..OpenRequest::new(Protocol::Udp, port) }
+}
+
+/// The library's debug log on stderr (shown for a failing test): the story of each race.
+struct Stderr;
+impl log::Log for Stderr {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        if r.target().starts_with("portopen") {
+            eprintln!("{:?} {} {}", Instant::now(), r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// Close in the lan namespace (the delete goes to the router from there).
+fn close(lab: &Lab, lease: &'static portopen::Lease) {
+    lab.in_lan(move || lease.close());
+}
+
+fn client(lab: &Lab, routes: Routes) -> &'static Client {
+    if log::set_logger(&Stderr).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    let mut config = lab.config_all_routes();
+    config.routes = routes;
+    config.keep_alive = false;
+    lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())))
+}
+
+/// Open `port` in the lan namespace; the lease is leaked into a 'static so that it can be
+/// closed later from any thread.
+fn open(lab: &Lab, client: &'static Client, port: u16) -> (&'static portopen::Lease, Duration) {
+    lab.in_lan(move || {
+        let started = Instant::now();
+        let lease = client.open(&request(port)).unwrap();
+        (&*Box::leak(Box::new(lease)), started.elapsed())
+    })
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_pcp_only_router_opens_both_families_reachably_and_close_leaves_nothing() {
+    let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let port = 41700;
+    let client = client(&lab, Routes::ALL);
+    let (lease, took) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!(info.v4.status, PortStatus::Open, "{info:?}");
+    assert_eq!(info.v6.status, PortStatus::Open, "{info:?}");
+    assert_eq!(info.v4.route, Some(Route::Pcp));
+    assert_eq!(info.v6.route, Some(Route::Pcp));
+    assert_eq!(info.v4.external.unwrap().ip().to_string(), lab.var("EXT_V4"));
+    assert_eq!(info.v6.external.unwrap().ip().to_string(), lab.var("LAN_V6"));
+    assert!(took < Duration::from_millis(500), "a PCP router opens at once, not after UPnP's discovery window: {took:?}");
+    assert!(lab.reach_v4("udp", info.v4.external.unwrap().port()), "IPv4 mapping reachable from wan");
+    assert!(lab.reach_v6("udp", port), "IPv6 pinhole reachable from wan");
+    close(&lab, lease);
+    assert_eq!(lease.info().v4.status, PortStatus::Closed);
+    assert!(rules_naming(&lab, port).is_empty(), "left on the router: {:?}", rules_naming(&lab, port));
+    assert!(!lab.reach_v6("udp", port), "the pinhole is gone");
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn with_both_routes_pcp_wins_and_no_rule_is_made_twice() {
+    let lab = Lab::up("default");
+    let port = 41710;
+    let client = client(&lab, Routes::ALL);
+    let (lease, _) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::Pcp)), "{info:?}");
+    assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Pcp)), "{info:?}");
+    // The same port opened through UPnP alone makes as many rules: the race made no duplicate.
+    let raced = rules_naming(&lab, port).len();
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+    let upnp_only = self::client(&lab, Routes::only(Route::Upnp));
+    let (upnp_lease, _) = open(&lab, upnp_only, port);
+    assert_eq!(upnp_lease.info().v4.route, Some(Route::Upnp));
+    assert_eq!(upnp_lease.info().v6.route, Some(Route::Upnp));
+    let by_upnp = rules_naming(&lab, port).len();
+    close(&lab, upnp_lease);
+    assert_eq!(raced, by_upnp, "rules after the race vs. after UPnP alone");
+    assert!(rules_naming(&lab, port).is_empty());
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_router_without_pcp_or_nat_pmp_is_opened_by_upnp_without_delay() {
+    // Port 5351 closed: the kernel's ICMP refusal hands both families to UPnP at once.
+    // (2.3.1 keeps PCP on with enable_natpmp=no: the build without PCP is used.)
+    let lab = Lab::up_with("default", &Router { version: Some("2.3.1-nopcp"), conf: &["enable_natpmp=no"], ..Router::default() });
+    let port = 41720;
+    let client = client(&lab, Routes::ALL);
+    let (lease, took) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
+    assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
+    assert!(took < Duration::from_millis(1500), "UPnP's cold open, not slowed: {took:?}");
+    assert!(lab.reach_v6("udp", port));
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty());
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables, the built 2.3.9-nopcp router; run by scripts/test.sh"]
+fn a_nat_pmp_only_router_opens_ipv4_through_nat_pmp() {
+    let lab = Lab::up_with("default", &Router { version: Some("2.3.9-nopcp"), conf: &["enable_upnp=no"], ..Router::default() });
+    let port = 41730;
+    let client = client(&lab, Routes::ALL);
+    let (lease, _) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::NatPmp)), "{info:?}");
+    assert_eq!(info.v4.external.unwrap().ip().to_string(), lab.var("EXT_V4"), "the external address asked beside the map");
+    assert_ne!(info.v6.status, PortStatus::Open, "NAT-PMP has no IPv6 and UPnP is off: {info:?}");
+    assert!(lab.reach_v4("udp", info.v4.external.unwrap().port()));
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_denied_port_is_reported_not_authorized_within_the_budget() {
+    // miniupnpd scans every port before NOT_AUTHORIZED (~2.3 s); UPnP is off, so the family
+    // waits for PCP's late answer, within the 3 s action budget.
+    let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no", "deny 0-65535 0.0.0.0/0 41740"], ..Router::default() });
+    let client = client(&lab, Routes::ALL);
+    let started = Instant::now();
+    let info = lab.in_lan(move || client.open(&request(41740)).unwrap().info());
+    assert_eq!(info.v4.status, PortStatus::NotAuthorized, "{info:?}");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn behind_cgnat_ipv4_says_upstream_nat_and_ipv6_opens_through_pcp() {
+    let lab = Lab::up_with("reserved-wan", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let port = 41750;
+    let client = client(&lab, Routes::ALL);
+    let (lease, _) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!(info.v4.status, PortStatus::UpstreamNat, "{info:?}");
+    assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Pcp)), "{info:?}");
+    assert!(lab.reach_v6("udp", port));
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn after_a_router_restart_the_ipv4_announce_re_makes_the_mapping() {
+    let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let port = 41760;
+    let mut config = lab.config_all_routes();
+    config.keep_alive = true;
+    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
+    let (lease, _) = open(&lab, client, port);
+    let v4 = lease.info().v4;
+    assert_eq!(v4.route, Some(Route::Pcp), "{v4:?}");
+    // Let the keeper open its ANNOUNCE listener (the first look comes right after the open).
+    std::thread::sleep(Duration::from_millis(500));
+    lab.lab_sh("restart-router");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut back = false;
+    while Instant::now() < deadline {
+        if lab.reach_v4("udp", v4.external.unwrap().port()) {
+            back = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(back, "the mapping was re-made after the restart (ANNOUNCE heard); log:\n{}", lab.log());
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn forcing_one_route_opens_through_it_alone() {
+    let lab = Lab::up("default");
+    let port = 41770;
+    let client = client(&lab, Routes::only(Route::NatPmp));
+    let (lease, _) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::NatPmp)), "{info:?}");
+    assert_ne!(info.v6.status, PortStatus::Open, "NAT-PMP has no IPv6: {info:?}");
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
