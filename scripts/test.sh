@@ -72,10 +72,12 @@ done
 part "release hygiene: rustdoc with warnings denied, crate package contents, cargo package"
 RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --lib
 # The crate package is for Rust users: no tests, lab, bindings, engine packages, scripts or fuzzing.
-if cargo package --quiet --list --allow-dirty | grep -E '^(tests|bindings|unity-sample|scripts|fuzz|cli|\.ci)/'; then
+# Only the library is a crate for crates.io (-p portopen): the CLI (cli/, a workspace member)
+# is not published.
+if cargo package -p portopen --quiet --list --allow-dirty | grep -E '^(tests|bindings|unity-sample|scripts|fuzz|cli|\.ci)/'; then
   echo "cargo package would ship the files above" >&2; exit 1
 fi
-cargo package --quiet --allow-dirty  # builds the packaged crate on its own: what crates.io users get
+cargo package -p portopen --quiet --allow-dirty  # builds the packaged crate on its own: what crates.io users get
 
 # Each binding against one router of the matrix; a binding script not listed runs on 2.3.1 fixed.
 binding_router() {

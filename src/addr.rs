@@ -15,13 +15,16 @@ pub enum V4Class {
     SharedCgnat,
     /// 0.0.0.0: the router has no WAN address (link down, or a placeholder).
     Unspecified,
+    /// 127.0.0.0/8: the router reports its own loopback (a misconfigured WAN).
     Loopback,
+    /// 169.254.0.0/16: the WAN has no configured address.
     LinkLocal,
     /// Documentation, benchmarking, multicast, reserved or broadcast ranges.
     Reserved,
 }
 
 impl V4Class {
+    /// The class of an IPv4 address.
     pub fn of(ip: Ipv4Addr) -> V4Class {
         let o = ip.octets();
         if ip.is_unspecified() {
@@ -51,6 +54,7 @@ impl V4Class {
     pub fn is_reachable(self) -> bool {
         self == V4Class::Public
     }
+    /// Lower-case name, as the CLI and the C API's strings spell it.
     pub fn name(self) -> &'static str {
         match self {
             V4Class::Public => "public",
@@ -83,6 +87,7 @@ pub enum ExternalAddress {
 }
 
 impl ExternalAddress {
+    /// What an external address read from the router means (None: the router gave none).
     pub fn classify(ip: Option<IpAddr>) -> ExternalAddress {
         match ip {
             None => ExternalAddress::None,

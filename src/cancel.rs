@@ -19,6 +19,7 @@ pub struct CancelToken {
 }
 
 impl CancelToken {
+    /// A token that is not tripped.
     pub fn new() -> Self {
         Self::default()
     }
@@ -31,6 +32,7 @@ impl CancelToken {
     pub fn cancel(&self) {
         self.own.store(true, Ordering::SeqCst);
     }
+    /// True once `cancel` was called (until `reset`).
     pub fn is_cancelled(&self) -> bool {
         self.own.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.load(Ordering::SeqCst))
     }
@@ -48,15 +50,19 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// A budget of `timeout` from now, stopped early by `cancel`.
     pub fn new(timeout: Duration, cancel: &CancelToken) -> Self {
         Budget { deadline: Instant::now() + timeout, cancel: cancel.clone() }
     }
+    /// A budget ending at `deadline`, stopped early by `cancel`.
     pub fn until(deadline: Instant, cancel: &CancelToken) -> Self {
         Budget { deadline, cancel: cancel.clone() }
     }
+    /// When the budget runs out.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
+    /// The token that stops calls using this budget.
     pub fn cancel_token(&self) -> &CancelToken {
         &self.cancel
     }
@@ -80,6 +86,7 @@ impl Budget {
     pub fn slice(&self, what: &str) -> Result<Duration, Error> {
         Ok(self.remaining(what)?.min(CANCEL_POLL))
     }
+    /// True once the deadline has passed (a cancel is not checked).
     pub fn expired(&self) -> bool {
         Instant::now() >= self.deadline
     }

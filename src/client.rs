@@ -44,6 +44,14 @@ impl Client {
         if config.description.is_empty() || config.description.len() > 128 {
             return Err(Error::InvalidArgument("description must be 1..=128 bytes".into()));
         }
+        // An interface named for discovery must exist, up and with an address: a typo would
+        // otherwise be searched on by nobody, silently (issue 18).
+        if !config.discovery.interfaces.is_empty() {
+            let known = crate::platform::interfaces().map_err(|e| Error::io("listing network interfaces", &e))?;
+            if let Some(name) = config.discovery.interfaces.iter().find(|n| !known.iter().any(|i| &i.name == *n)) {
+                return Err(Error::InvalidArgument(format!("no network interface '{name}' that is up with an address")));
+            }
+        }
         let leftovers = match &config.journal_file {
             Some(path) => persist::parse_journal(&persist::read_bounded(path)?),
             None => Vec::new(),
@@ -56,6 +64,7 @@ impl Client {
         Ok(Client { inner, keeper: Mutex::new(None) })
     }
 
+    /// The configuration the client was made with.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.route.config
     }
@@ -134,6 +143,15 @@ impl Client {
         if self.inner.route.cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
+        // A journal that was asked for must be writable before anything is sent: an open that
+        // could not record itself would leave a crash's leftovers unfindable (issue 18).
+        if let Some(path) = &self.config().journal_file {
+            let entries = self.inner.with_engine(|e| e.journal_entries());
+            persist::write_atomic(path, &persist::format_journal(&entries)).map_err(|e| match e {
+                Error::Io { context, message } => Error::Io { context: format!("journal file (asked for, so nothing was opened): {context}"), message },
+                other => other,
+            })?;
+        }
         let description = request.description.clone().unwrap_or_else(|| self.config().description.clone());
         let (id, tasks) = self.inner.with_engine(|e| e.open(request, description));
         self.inner.drive_parallel(tasks);
@@ -196,6 +214,7 @@ impl Drop for Client {
 }
 
 impl Lease {
+    /// The lease's id: events name it (`Event::lease_id`).
     pub fn id(&self) -> u64 {
         self.id
     }

@@ -10,6 +10,7 @@ use crate::types::{Family, Route};
 /// How a client behaves.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// How gateways are searched for (interfaces, time windows, a router to ask by unicast).
     pub discovery: DiscoveryOptions,
     /// Budget of one router action (SOAP call or description fetch).
     pub action_timeout: Duration,

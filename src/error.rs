@@ -10,16 +10,33 @@ pub enum Error {
     Timeout(String),
     /// Another thread cancelled the call.
     Cancelled,
-    /// No gateway answered discovery (for the family named in the text).
+    /// No gateway answered discovery (for the family named in the text). The text says it
+    /// whole ("no UPnP gateway answered discovery over IPv4"): no prefix is added.
     NoGateway(String),
-    /// The gateway does not offer the service an action needs.
+    /// The gateway does not offer the service an action needs. The text says it whole
+    /// ("AddPinhole: the gateway at ... offers no WANIPv6FirewallControl:1").
     NoService(String),
     /// A socket or file operation failed.
-    Io { context: String, message: String },
+    Io {
+        /// What was being done ("connect to 192.168.1.1:5000").
+        context: String,
+        /// The OS's message.
+        message: String,
+    },
     /// The router answered with an HTTP status other than success (and no SOAP fault).
-    HttpStatus { context: String, status: u16 },
+    HttpStatus {
+        /// The request ("GET /rootDesc.xml").
+        context: String,
+        /// The HTTP status code.
+        status: u16,
+    },
     /// The router's answer could not be understood or broke a rule; the text says which.
-    InvalidResponse { context: String, reason: String },
+    InvalidResponse {
+        /// What was being read ("AddPinhole answer").
+        context: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// The router answered with a UPnP SOAP fault.
     Upnp(UpnpFault),
     /// The caller passed something invalid; nothing was sent.
@@ -127,8 +144,9 @@ impl fmt::Display for Error {
         match self {
             Error::Timeout(what) => write!(f, "timed out: {what}"),
             Error::Cancelled => write!(f, "cancelled"),
-            Error::NoGateway(what) => write!(f, "no gateway: {what}"),
-            Error::NoService(what) => write!(f, "gateway lacks the service: {what}"),
+            // Their texts say what is missing; a prefix only repeated it ("no gateway: no UPnP
+            // gateway answered ...", issue 18).
+            Error::NoGateway(what) | Error::NoService(what) => f.write_str(what),
             Error::Io { context, message } => write!(f, "{context}: {message}"),
             Error::HttpStatus { context, status } => write!(f, "{context}: router answered HTTP {status}"),
             Error::InvalidResponse { context, reason } => write!(f, "{context}: invalid response: {reason}"),
@@ -150,4 +168,19 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_gateway_and_no_service_say_it_once() {
+        let e = Error::NoGateway("no UPnP gateway answered discovery over IPv4".into());
+        assert_eq!(e.to_string(), "no UPnP gateway answered discovery over IPv4");
+        let e = Error::NoService("AddPinhole: the gateway at http://[2001:db8:1::1]:5000/rootDesc.xml offers no WANIPv6FirewallControl:1".into());
+        assert_eq!(e.to_string().matches("gateway").count(), 1, "{e}");
+        assert!(!e.to_string().contains("service:"), "{e}");
+    }
+}

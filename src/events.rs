@@ -27,6 +27,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Lower-case name ("opened", "lost", ...), as the CLI and logs spell it.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
@@ -42,16 +43,21 @@ impl EventKind {
 /// One event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The lease it concerns (`Lease::id`).
     pub lease_id: u64,
+    /// The family it concerns.
     pub family: Family,
+    /// What happened.
     pub kind: EventKind,
     /// The reachable address:port after the event, when there is one.
     pub address: Option<SocketAddr>,
     /// Lease seconds granted (opened/renewed/recovered), 0 otherwise.
     pub lease_secs: u32,
+    /// A sentence saying what happened and why, for logs and support.
     pub message: String,
 }
 
+/// A function called for every event, on the thread that produced it, outside the client's locks.
 pub type EventCallback = Box<dyn Fn(&Event) + Send + Sync>;
 
 /// The application's event callback.

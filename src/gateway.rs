@@ -148,7 +148,10 @@ impl Gateway {
         Gateway::from_description(family, location, local_addr, &desc)
     }
 
-    fn from_description(family: Family, location: HttpUrl, local_addr: IpAddr, desc: &Description) -> Result<Gateway, Error> {
+    /// The gateway a parsed description describes at `location`: URLBase (same host only) and
+    /// every controlURL resolved. Public for the fuzz target (`fuzz/`), not for callers.
+    #[doc(hidden)]
+    pub fn from_description(family: Family, location: HttpUrl, local_addr: IpAddr, desc: &Description) -> Result<Gateway, Error> {
         let ctx = || format!("device description ({location})");
         let base = match &desc.url_base {
             Some(b) => {

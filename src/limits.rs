@@ -56,6 +56,9 @@ pub const HTTP_HEAD_MAX: usize = 8 * 1024;
 pub const DESCRIPTION_BODY_MAX: usize = 64 * 1024;
 /// Largest SOAP response body. Answers are < 1 KiB; GetListOfPortMappings can list many entries.
 pub const SOAP_BODY_MAX: usize = 16 * 1024;
+/// Interim (1xx) responses skipped before the real one. A router sends at most one `100
+/// Continue` (portopen never asks for it); a stream of them is refused, not read to the deadline.
+pub const HTTP_INTERIM_MAX: usize = 4;
 /// Largest total of chunk-size lines, extensions and trailers in a chunked body.
 pub const HTTP_CHUNK_OVERHEAD_MAX: usize = 8 * 1024;
 
@@ -64,6 +67,19 @@ pub const HTTP_CHUNK_OVERHEAD_MAX: usize = 8 * 1024;
 pub const XML_MAX_DEPTH: usize = 48;
 /// XML node count limit given to roxmltree.
 pub const XML_MAX_NODES: u32 = 20_000;
+/// Namespace declarations (`xmlns`, `xmlns:p`) on one element. A SOAP envelope declares 1-5
+/// (`s`, `u`, sometimes `xsi`, `xsd`, `SOAP-ENC`), a description's root 1-4. roxmltree checks each
+/// declaration against the element's earlier ones and copies every namespace in scope into
+/// each element that declares one: thousands of declarations took 34 s on 62 KB (issue 19).
+pub const XML_MAX_NAMESPACES_PER_ELEMENT: usize = 16;
+/// Namespace declarations in one document. Real ones have fewer than ten; firmware that repeats
+/// `xmlns` on every service element stays far below. With the per-element cap this bounds the
+/// namespaces in scope, and so roxmltree's work per element, to a few thousand comparisons.
+pub const XML_MAX_NAMESPACES: usize = 128;
+/// Attributes on one element (namespace declarations included). UPnP documents carry 0-3
+/// (`s:encodingStyle`, `xsi:type`, `dt:dt`); roxmltree compares each new attribute with every
+/// earlier one of its element, so 10^5 on one element took 30 s.
+pub const XML_MAX_ATTRIBUTES: usize = 32;
 /// Services kept from one description (a real IGD has 3–6).
 pub const DESCRIPTION_MAX_SERVICES: usize = 64;
 

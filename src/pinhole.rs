@@ -20,8 +20,11 @@ pub struct Pinhole {
     /// Remote port allowed (0: any; sent as "0", never empty: miniupnpd < 2.3.3 would read an
     /// empty *internal* port as a wildcard and open every port).
     pub remote_port: u16,
+    /// This host's address the pinhole lets traffic in to (must be the address that asks, in secure mode).
     pub internal_client: Ipv6Addr,
+    /// This host's port (never 0 or empty: see above).
     pub internal_port: u16,
+    /// UDP or TCP.
     pub protocol: Protocol,
     /// 1..=86400 seconds.
     pub lease_secs: u32,

@@ -12,16 +12,22 @@ use crate::limits::{MAPPING_CONFLICT_TRIES, MAPPING_LEASE_MAX_SECS, MAPPING_PORT
 use crate::parse::soap::arg;
 use crate::types::Protocol;
 
-/// A.name() port mapping as the router holds it.
+/// An IPv4 port mapping as the router holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortMapping {
     /// Remote host the mapping is limited to (None: any).
     pub remote_host: Option<Ipv4Addr>,
+    /// The router's port peers send to.
     pub external_port: u16,
+    /// UDP or TCP.
     pub protocol: Protocol,
+    /// This host's port the router forwards to.
     pub internal_port: u16,
+    /// This host's address the router forwards to.
     pub internal_client: Ipv4Addr,
+    /// Whether the router has the mapping switched on.
     pub enabled: bool,
+    /// The mapping's description (portopen's own, checked before a leftover is deleted).
     pub description: String,
     /// Lease in seconds (0: permanent, only on routers that refuse finite leases).
     pub lease_secs: u32,
@@ -30,8 +36,11 @@ pub struct PortMapping {
 /// GetStatusInfo's answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusInfo {
+    /// "Connected" when the WAN link is up.
     pub connection_status: String,
+    /// The router's last connection error ("ERROR_NONE" when none).
     pub last_connection_error: String,
+    /// Seconds the WAN connection has been up.
     pub uptime_secs: u64,
 }
 

@@ -6,11 +6,14 @@ use std::fmt;
 /// controlled over its own transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
+    /// IPv4: port mappings (WANIPConnection), discovered over 239.255.255.250.
     V4,
+    /// IPv6: firewall pinholes (WANIPv6FirewallControl), discovered over ff02::c / ff05::c.
     V6,
 }
 
 impl Family {
+    /// "IPv4" or "IPv6".
     pub fn name(self) -> &'static str {
         match self {
             Family::V4 => "IPv4",
@@ -35,7 +38,9 @@ impl fmt::Display for Family {
 /// Transport protocol of a port mapping or pinhole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
+    /// UDP ("UDP" on the wire).
     Udp,
+    /// TCP ("TCP" on the wire).
     Tcp,
 }
 

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use fake_igd::{client, FakeIgd, Fault, Mapping};
-use portopen::{Client, ClientConfig, Event, EventKind, Grade, OpenRequest, PortStatus, Protocol};
+use portopen::{Client, ClientConfig, Error, Event, EventKind, Grade, OpenRequest, PortStatus, Protocol};
 
 const V6_HOST: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5);
 
@@ -244,6 +244,25 @@ fn after_a_crash_the_journal_removes_only_our_own_leftovers() {
     assert_eq!(text.lines().count(), 1, "journal still lists: {text}");
     drop(next);
     let _ = std::fs::remove_file(&journal);
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_fails_the_open_before_anything_is_sent() {
+    let (v4, v6) = (FakeIgd::v4(), FakeIgd::v6());
+    let journal = std::env::temp_dir().join(format!("portopen-faults-{}-missing-dir", std::process::id())).join("journal");
+    let c = Client::new(ClientConfig {
+        discovery: fake_igd::loopback_discovery(&[&v4, &v6]),
+        action_timeout: fake_igd::ACTION,
+        keep_alive: false,
+        journal_file: Some(journal.clone()),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let e = c.open(&OpenRequest::new(Protocol::Udp, 40000)).err().expect("the open fails");
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains("journal") && e.to_string().contains(&journal.display().to_string()), "{e}");
+    assert!(v4.requests().is_empty() && v6.requests().is_empty(), "sent: {:?} {:?}", v4.requests(), v6.requests());
+    assert!(v4.model().mappings.is_empty() && v6.model().pinholes.is_empty());
 }
 
 #[test]

@@ -51,6 +51,28 @@ fn dtds_and_entities_are_refused() {
 }
 
 #[test]
+fn a_description_of_thousands_of_namespace_declarations_cannot_stall_discovery() {
+    // 62 KB under the 64 KiB cap: 2000 declarations on the root, children declaring one more each.
+    // It took 34-39 s to parse (issue 19); discovery must answer within its own budget.
+    let declarations: String = (0..2000).map(|i| format!(" xmlns:n{i:04}='u'")).collect();
+    let hostile = format!("<root{declarations}>{}</root>", "<c xmlns:m='u'/>".repeat(1800));
+    assert_refused(discover_description(&hostile).1, "namespace declarations");
+    // The same shape in a SOAP answer (16 KiB cap).
+    let fake = FakeIgd::v4();
+    let gw = discover(&fake, Family::V4).unwrap();
+    let declarations: String = (0..500).map(|i| format!(" xmlns:n{i:03}='u'")).collect();
+    let body = format!(
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"{declarations}><s:Body>{}</s:Body></s:Envelope>",
+        "<c xmlns:m='u'/>".repeat(400)
+    );
+    fake.fault("GetExternalIPAddress", Fault::Raw(http_response("200 OK", "text/xml", &body)));
+    let started = Instant::now();
+    let result = gw.external_address(&budget());
+    assert_within(started, Duration::from_millis(300));
+    assert!(matches!(&result, Err(Error::InvalidResponse { reason, .. }) if reason.contains("namespace declarations")), "{result:?}");
+}
+
+#[test]
 fn nesting_100000_deep_is_refused_before_the_xml_parser_on_a_small_stack() {
     let deep = "<a>".repeat(100_000) + &"</a>".repeat(100_000);
     let refused = std::thread::Builder::new()

@@ -1,13 +1,11 @@
 //! The game's view against the real router: one `open` for both families, kept open past its
-//! lease, recovered after a router restart, closed without leftovers, leftovers of a killed
-//! process removed from the journal, several hosts on one port, the CGNAT router, the cache, and
-//! the router grade. Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+//! lease, recovered after a router restart, closed without leftovers, several hosts on one
+//! port, the CGNAT router, the cache, and the router grade (the CLI's lab tests are in
+//! cli/tests). Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
 
 mod labkit;
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use labkit::Lab;
@@ -144,45 +142,6 @@ fn a_router_restart_is_heard_and_everything_is_back_within_seconds() {
         client.close();
     });
     assert!(lab.router_rules().iter().all(|r| !r.contains("44200")));
-}
-
-#[test]
-#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
-fn leftovers_of_a_killed_cli_are_removed_from_the_journal() {
-    let lab = Lab::up("default");
-    let journal = format!("/tmp/portopen-lab/{}/journal", lab.name);
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.lan_ns(), labkit::cli(), "open", "udp", "44300", "--lease", "600", "--journal", &journal])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let mut opened = 0;
-    while opened < 2 {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "CLI ended before opening");
-        if line.contains(": open at") {
-            opened += 1;
-        }
-    }
-    assert!(lab.reach_v6("udp", 44300) && lab.reach_v4("udp", 44300));
-    // kill -9: no chance to close. The router keeps both.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(lab.reach_v6("udp", 44300) && lab.reach_v4("udp", 44300), "still open after the crash");
-    let journal_text = std::fs::read_to_string(&journal).unwrap();
-    assert!(journal_text.contains("44300"), "journal: {journal_text}");
-    // A mapping of another description on another port must survive the clean-up.
-    lab.exec("lan", &["upnpc", "-e", "someone-else", "-a", "192.168.77.100", "44301", "44301", "UDP", "600"]);
-    let clean = lab.exec("lan", &[labkit::cli(), "close", "--journal", &journal]);
-    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stdout));
-    assert!(String::from_utf8_lossy(&clean.stdout).contains("removed 2"), "{}", String::from_utf8_lossy(&clean.stdout));
-    assert!(!lab.reach_v6("udp", 44300) && !lab.reach_v4("udp", 44300), "leftovers removed");
-    let rules = lab.router_rules();
-    assert!(rules.iter().all(|r| !r.contains("44300")), "{rules:?}");
-    assert!(rules.iter().any(|r| r.contains("44301")), "someone else's mapping kept: {rules:?}");
 }
 
 #[test]

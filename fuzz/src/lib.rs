@@ -5,6 +5,7 @@ use portopen::limits::XML_MAX_DEPTH;
 use portopen::parse::http::{parse_complete, ResponseParser};
 use portopen::parse::url::HttpUrl;
 use portopen::parse::{description, port_listing, soap, ssdp, xml};
+use portopen::{persist, Family, Gateway};
 
 /// SSDP answer parsing, then what discovery does with a parsed answer.
 pub fn ssdp_response(data: &[u8]) {
@@ -47,7 +48,8 @@ pub fn description(data: &[u8]) {
 pub fn soap_response(data: &[u8]) {
     const ACTIONS: [&str; 6] = ["AddPinhole", "AddPortMapping", "GetExternalIPAddress", "GetSpecificPortMappingEntry", "GetFirewallStatus", "UpdatePinhole"];
     let Some((&pick, rest)) = data.split_first() else { return };
-    let Ok(text) = std::str::from_utf8(rest) else { return };
+    // As the library reads a SOAP body: bytes that are not UTF-8 replaced, not refused.
+    let text = &*String::from_utf8_lossy(rest);
     let action = ACTIONS[pick as usize % ACTIONS.len()];
     xml_depth_is_bounded(text);
     match soap::parse_response(text, action) {
@@ -71,20 +73,71 @@ fn xml_depth_is_bounded(text: &str) {
     }
 }
 
+/// What discovery makes of a description at a LOCATION: URLBase and every controlURL resolved,
+/// on the LOCATION's own host (and IPv6 zone) or refused.
+pub fn gateway_description(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(desc) = description::parse(text) else { return };
+    for (family, location, local) in [
+        (Family::V4, "http://192.168.1.1:5000/rootDesc.xml", "192.168.1.100"),
+        (Family::V6, "http://[fe80::1%252]:49152/a/b/rootDesc.xml", "fe80::100"),
+        (Family::V6, "http://[2001:db8::1]:5000/desc/root.xml", "2001:db8::100"),
+    ] {
+        let location = HttpUrl::parse(location).unwrap();
+        let Ok(gw) = Gateway::from_description(family, location.clone(), local.parse().unwrap(), &desc) else { continue };
+        for s in gw.wan_candidates.iter().chain(&gw.firewall) {
+            assert_eq!((s.control_url.ip, s.control_url.scope_id), (location.ip, location.scope_id), "controlURL {} left {location}", s.control_url);
+            assert!(s.control_url.path.starts_with('/'));
+            assert!(!s.control_url.path.bytes().any(|b| b <= b' ' || b >= 0x7f), "path unsafe for a request line: {:?}", s.control_url.path);
+        }
+        assert_eq!(gw.wan.as_ref(), gw.wan_candidates.first());
+    }
+}
+
+/// The gateway cache and the crash journal read back from disk (a file anything could have
+/// written): never a panic, and what is read is written back to the same thing.
+pub fn persisted(data: &[u8]) {
+    // read_bounded reads a state file as UTF-8 and refuses anything else.
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    // The cache writer replaces tabs and line breaks inside names by spaces: what it writes reads
+    // back to itself, and no gateway is lost on the way.
+    let format_cache = |gws: &[portopen::Gateway]| persist::format_cache(&gws.iter().collect::<Vec<_>>());
+    let gateways = persist::parse_cache(text);
+    let written = format_cache(&gateways);
+    let again = persist::parse_cache(&written);
+    assert_eq!(again.len(), gateways.len(), "cache round trip lost gateways:\n{written}");
+    assert_eq!(format_cache(&again), written, "cache round trip");
+    let entries = persist::parse_journal(text);
+    let again = persist::parse_journal(&persist::format_journal(&entries));
+    assert_eq!(again, entries, "journal round trip");
+}
+
 /// HTTP response framing: the whole input at once, and the same bytes fed in pieces (as the
 /// network delivers them) must give the same answer.
 pub fn http_response(data: &[u8]) {
     const CAP: usize = 4096;
+    // The first byte says how many split points follow (0-15), each one byte: the lengths of
+    // the pieces (0 included: an empty read), then the rest in one piece. Any split list.
+    let (splits, data) = match data.split_first() {
+        Some((&n, rest)) if rest.len() >= (n % 16) as usize => rest.split_at((n % 16) as usize),
+        _ => return,
+    };
     let whole = parse_complete(data, CAP);
     if let Ok(r) = &whole {
         assert!(r.body.len() <= CAP);
         assert!((200..=599).contains(&r.status));
     }
-    // Split points taken from the data itself, so the fuzzer explores them too.
-    let step = 1 + data.first().map_or(0, |&b| b as usize % 13);
+    let mut pieces = Vec::new();
+    let mut rest = data;
+    for &len in splits {
+        let (piece, after) = rest.split_at((len as usize).min(rest.len()));
+        pieces.push(piece);
+        rest = after;
+    }
+    pieces.push(rest);
     let mut p = ResponseParser::new(CAP);
     let mut failed = None;
-    for chunk in data.chunks(step) {
+    for chunk in pieces {
         match p.feed(chunk) {
             Ok(true) => break,
             Ok(false) => {}

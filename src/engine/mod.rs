@@ -579,6 +579,12 @@ impl Engine {
         std::mem::take(&mut self.events)
     }
 
+    /// The journal's lines as they stand (written once before an open sends anything, to
+    /// know the file can be written).
+    pub(crate) fn journal_entries(&self) -> Vec<JournalEntry> {
+        self.journal.entries()
+    }
+
     /// The journal's lines, when they changed since the last call.
     pub(crate) fn take_journal(&mut self) -> Option<Vec<JournalEntry>> {
         self.journal.take_changes()

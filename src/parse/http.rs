@@ -3,7 +3,7 @@
 //! Content-Length, chunk sizes bounded: the CVE-2017-8798 class cannot happen here).
 
 use super::ParseError;
-use crate::limits::{HTTP_CHUNK_OVERHEAD_MAX, HTTP_HEAD_MAX};
+use crate::limits::{HTTP_CHUNK_OVERHEAD_MAX, HTTP_HEAD_MAX, HTTP_INTERIM_MAX};
 
 /// A complete HTTP response.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,12 +57,14 @@ pub struct ResponseParser {
     location: Option<String>,
     body: Vec<u8>,
     overhead: usize,
+    /// Interim (1xx) responses skipped so far.
+    interim: usize,
 }
 
 impl ResponseParser {
     /// A parser that refuses bodies larger than `body_cap` bytes.
     pub fn new(body_cap: usize) -> ResponseParser {
-        ResponseParser { body_cap, state: State::Head, head: Vec::new(), status: 0, location: None, body: Vec::new(), overhead: 0 }
+        ResponseParser { body_cap, state: State::Head, head: Vec::new(), status: 0, location: None, body: Vec::new(), overhead: 0, interim: 0 }
     }
 
     /// True once a whole response has been read.
@@ -179,7 +181,12 @@ impl ResponseParser {
             }
         }
         if (100..200).contains(&status) {
-            // An interim response (100 Continue): the real one follows.
+            // An interim response (100 Continue): the real one follows. A stream of them is
+            // refused, not read until the deadline (issue 19).
+            self.interim += 1;
+            if self.interim > HTTP_INTERIM_MAX {
+                return Err(ParseError::new(format!("more than {HTTP_INTERIM_MAX} interim (1xx) responses")));
+            }
             return Ok(());
         }
         self.status = status;
@@ -354,6 +361,24 @@ mod tests {
         }
         assert!(done);
         assert_eq!(p.into_response().unwrap().body, b"abc");
+    }
+
+    #[test]
+    fn a_stream_of_interim_responses_is_refused() {
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut at_cap = interim.repeat(HTTP_INTERIM_MAX);
+        at_cap.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(parse_complete(&at_cap, 10).unwrap().body, b"ok");
+        let mut p = ResponseParser::new(10);
+        let mut fed = 0;
+        let e = loop {
+            match p.feed(interim) {
+                Ok(_) => fed += 1,
+                Err(e) => break e,
+            }
+            assert!(fed <= HTTP_INTERIM_MAX, "still reading after {fed} interim responses");
+        };
+        assert!(e.0.contains("interim"), "{e}");
     }
 
     #[test]

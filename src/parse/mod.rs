@@ -3,6 +3,7 @@
 
 pub mod description;
 pub mod http;
+pub mod json;
 pub mod pcp;
 pub mod port_listing;
 pub mod soap;

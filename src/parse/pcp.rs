@@ -497,7 +497,7 @@ fn check_options(mut rest: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// An unsolicited message heard on the client port (224.0.0.1:5350, [ff02::1]:5350).
+/// An unsolicited message heard on the client port (`224.0.0.1:5350`, `[ff02::1]:5350`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Announcement {
     /// PCP ANNOUNCE (RFC 6887 §14.1): the server restarted or lost state; compare the epoch

@@ -50,9 +50,18 @@ impl HttpUrl {
             let v6: Ipv6Addr = addr_text.parse().map_err(|_| ParseError::new(format!("bad IPv6 literal '{addr_text}'")))?;
             let scope_id = match zone {
                 // "%25" is the URI encoding of '%' (RFC 6874).
+                // Only an interface index is taken: a name (`%25eth0`) means something only on
+                // the host that wrote it, and an empty or unreadable zone was silently scope 0
+                // (any interface) before (issue 19). A pure parser cannot look names up.
                 Some(z) => {
                     let z = z.strip_prefix("25").unwrap_or(z);
-                    z.parse::<u32>().unwrap_or(0)
+                    if z.is_empty() {
+                        return Err(ParseError::new("empty IPv6 zone id"));
+                    }
+                    if !z.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(ParseError::new(format!("IPv6 zone id '{z}' is not an interface index (zone names are refused)")));
+                    }
+                    z.parse::<u32>().map_err(|_| ParseError::new(format!("IPv6 zone id '{z}' is out of range")))?
                 }
                 None => 0,
             };
@@ -199,5 +208,22 @@ mod tests {
         assert!(base.join("http://10.9.9.9:5000/ctl").is_err());
         assert!(base.join("//10.9.9.9/ctl").is_err());
         assert!(base.join("").is_err());
+    }
+
+    #[test]
+    fn a_zone_id_by_name_or_an_empty_one_is_refused_not_taken_as_scope_0() {
+        for bad in [
+            "http://[fe80::1%25eth0]:5000/",
+            "http://[fe80::1%eth0]:5000/",
+            "http://[fe80::1%25]:5000/",
+            "http://[fe80::1%]:5000/",
+            "http://[fe80::1%2599999999999]:5000/",
+            "http://[fe80::1%25-1]:5000/",
+        ] {
+            let e = HttpUrl::parse(bad).expect_err(bad);
+            assert!(e.0.contains("zone"), "{bad}: {e}");
+        }
+        assert_eq!(HttpUrl::parse("http://[fe80::1%2512]:5000/").unwrap().scope_id, 12);
+        assert_eq!(HttpUrl::parse("http://[fe80::1%7]:5000/").unwrap().scope_id, 7);
     }
 }

@@ -319,7 +319,7 @@ fn bound_socket(local: IpAddr, server: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Hears the gateway's ANNOUNCEs (PCP, RFC 6887 §14.1) and NAT-PMP address notices (RFC 6886
-/// §3.2.1), multicast to 224.0.0.1:5350 and [ff02::1]:5350 when the server restarts or its WAN
+/// §3.2.1), multicast to `224.0.0.1:5350` and `[ff02::1]:5350` when the server restarts or its WAN
 /// address changes. Receive only: nothing is ever sent from this socket.
 pub struct AnnounceWatch {
     socket: UdpSocket,

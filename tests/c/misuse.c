@@ -356,7 +356,7 @@ static void lease_without_gateway(void) {
   CHECK(info.v4.external.family == 0);
   char *message = NULL;
   CHECK_OK(portopen_lease_message(lease, PORTOPEN_FAMILY_V4, &message));
-  CHECK(message != NULL && strstr(message, "no gateway") != NULL);
+  CHECK(message != NULL && strstr(message, "no UPnP gateway") != NULL);
   CHECK_OK(portopen_string_free(message));
   CHECK_FAILS(portopen_lease_message(lease, 0, &message), PORTOPEN_STATUS_INVALID_ARGUMENT, "family");
   CHECK(message == NULL);

@@ -17,8 +17,11 @@ use portopen::{ClientConfig, DiscoveryOptions, Route, Routes};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The repository's root: this kit is shared by the library's tests and the CLI crate's
+/// (`cli/tests`, which include it by path), so it is found from the package upwards.
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    package.ancestors().find(|dir| dir.join("tests/lab/lab.sh").is_file()).expect("tests/lab/lab.sh above the package").to_path_buf()
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -404,7 +407,35 @@ pub fn spawn_in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send 
     })
 }
 
-/// Path of the CLI binary built for the tests.
+/// Path of the CLI binary (`cli/`, package portopen-cli). Tests of the library package cannot
+/// name it with `CARGO_BIN_EXE_portopen` (cargo gives that only to the CLI crate's own tests,
+/// which use it), so it is found in the workspace's target directory next to this test binary,
+/// where `cargo build` or `cargo test` at the root put it (scripts/test.sh does both). A missing
+/// binary, or one older than a source file of the library or the CLI, stops the test with what to
+/// run: a stale CLI is never used silently.
 pub fn cli() -> &'static str {
-    env!("CARGO_BIN_EXE_portopen")
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/<test binary> -> target/<profile>/portopen
+        let profile_dir = exe.parent().and_then(Path::parent).expect("the test binary is in target/<profile>/deps");
+        let bin = profile_dir.join(format!("portopen{}", std::env::consts::EXE_SUFFIX));
+        let built = std::fs::metadata(&bin)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| panic!("no CLI at {} ({e}): run `cargo build -p portopen-cli`", bin.display()));
+        let newest = newest_file(&repo().join("src")).max(newest_file(&repo().join("cli/src")));
+        assert!(built >= newest, "the CLI at {} is older than the sources: run `cargo build -p portopen-cli`", bin.display());
+        bin.display().to_string()
+    })
+}
+
+/// The latest modification time of a file below `dir`.
+fn newest_file(dir: &Path) -> std::time::SystemTime {
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let time = if path.is_dir() { newest_file(&path) } else { entry.metadata().and_then(|m| m.modified()).unwrap_or(newest) };
+        newest = newest.max(time);
+    }
+    newest
 }

@@ -179,7 +179,7 @@ static void events_and_logs_without_gateway() {
       CHECK(info->v4.external.empty() && info->v4.external.to_string().empty());
     }
     Result<std::string> message = lease.message(Family::V4);
-    CHECK(message.ok() && message->find("no gateway") != std::string::npos);
+    CHECK(message.ok() && message->find("no UPnP gateway") != std::string::npos);
 
     std::vector<portopen::Event> events;
     for (;;) {

@@ -264,7 +264,7 @@ static class MisuseTests
             FamilyState v4 = lease.V4, v6 = lease.V6;
             Check.That(v4.Status == PortStatus.NoGateway && v6.Status == PortStatus.NoGateway, "both NoGateway: " + lease);
             Check.That(!v4.IsOpen && v4.External.IsNone && v4.External.ToEndPoint() == null, "no address when not open: " + v4);
-            Check.That(v4.Message.Contains("no gateway"), "message: " + v4.Message);
+            Check.That(v4.Message.Contains("no UPnP gateway"), "message: " + v4.Message);
 
             int failed = 0;
             PortEvent ev;

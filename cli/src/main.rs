@@ -1,16 +1,50 @@
 //! `portopen`: the command-line face of the library — discover, status, open (and hold), list,
 //! clean leftovers, check (router grade). Human output by default, `--json` for scripts.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::fmt;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use portopen::{CancelToken, CheckReport, Client, ClientConfig, Error, Event, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol};
+use portopen::json::Json as J;
+use portopen::{
+    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, V4Class,
+};
 
-const USAGE: &str = "usage: portopen <command> [options]
+// ---- output that never panics ------------------------------------------------------------
+
+/// Set once a write to standard output (0) or error (1) failed: its reader has gone (a closed
+/// pipe, EPIPE) or it cannot be written. From then on nothing more is written there, and the
+/// work goes on: an `open` still closes what it opened on Ctrl-C and exits 0. `println!` would
+/// panic instead (exit 101, issue 19).
+static GONE: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+fn write_line(to_stderr: bool, args: fmt::Arguments) {
+    let gone = &GONE[to_stderr as usize];
+    if gone.load(Ordering::Relaxed) {
+        return;
+    }
+    let written = if to_stderr { writeln!(std::io::stderr().lock(), "{args}") } else { writeln!(std::io::stdout().lock(), "{args}") };
+    if written.is_err() {
+        gone.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A line on standard output (`println!` that stops printing instead of panicking).
+macro_rules! out {
+    ($($arg:tt)*) => { write_line(false, format_args!($($arg)*)) };
+}
+
+/// A line on standard error (`eprintln!` that stops printing instead of panicking).
+macro_rules! err {
+    ($($arg:tt)*) => { write_line(true, format_args!($($arg)*)) };
+}
+
+const USAGE: &str = "usage: portopen <command> [arguments] [options]   (options go anywhere)
 
 commands:
   discover            find the gateways (IPv4 and IPv6) and list their services
@@ -31,18 +65,21 @@ options:
   --action-timeout MS   budget of one router action (default 3000)
   --router ADDR         also send a unicast search to ADDR (port 1900 unless given)
   --no-multicast        only unicast searches (--router, default gateway)
-  --interface NAME      search on this interface only (repeatable)
-  --json                machine-readable output (one JSON object per line)
+  --interface NAME      search on this interface only (repeatable; it must be up, with an address)
+  --json                machine-readable output (one JSON value per line)
   -v, -vv               log to stderr (info, debug)
 open:
   --proto udp|tcp       (default udp)       --lease S        lease seconds (default 3600)
   --external-port E     wished IPv4 port    --description D  mapping description
   --internal-v4 IP      --internal-v6 IP    address to open for (default: this host's)
   --hold SECS           close after SECS (default: hold until Ctrl-C / SIGTERM)
-  --journal F           record what is open; leftovers of a crash are removed next start
+  --journal F           record what is open (JSON lines); leftovers of a crash are removed
+                        next start. A journal that cannot be written fails the open.
   --cache F             gateway cache file (skip discovery when the router is unchanged)
 check:
   --port P              port of the trial pinhole and mapping";
+
+const COMMANDS: [&str; 8] = ["discover", "status", "open", "close", "list", "check", "clean", "version"];
 
 struct Args {
     command: String,
@@ -60,13 +97,16 @@ struct Args {
     hold: Option<Duration>,
 }
 
+/// Reads the command line: the command is the first word that is not an option or an option's
+/// value, so options go anywhere (`portopen -v open udp 1`, `portopen --json discover`). Every
+/// value is checked here, before anything is sent or printed.
 fn parse_args(raw: &[String]) -> Result<Args, String> {
     let mut it = raw.iter();
-    let command = it.next().ok_or("no command")?.clone();
+    let mut command: Option<String> = None;
     let mut positional: Vec<&String> = Vec::new();
     let (mut only_v4, mut only_v6) = (false, false);
     let mut a = Args {
-        command,
+        command: String::new(),
         families: (true, true),
         json: false,
         verbosity: 0,
@@ -86,6 +126,15 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     fn number<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, String> {
         text.parse().map_err(|_| format!("{name}: '{text}' is not a valid number"))
     }
+    fn millis(text: &str, name: &str) -> Result<Duration, String> {
+        match number::<u64>(text, name)? {
+            0 => Err(format!("{name}: must be above 0 ms")),
+            ms => Ok(Duration::from_millis(ms)),
+        }
+    }
+    fn address<T: std::str::FromStr>(text: &str, name: &str) -> Result<T, String> {
+        text.parse().map_err(|_| format!("{name}: '{text}' is not an address of that family"))
+    }
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--family" => {
@@ -98,20 +147,27 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
             }
             "--v4" => only_v4 = true,
             "--v6" => only_v6 = true,
-            "--timeout" => a.config.discovery.timeout = Duration::from_millis(number(value(&mut it, arg)?, arg)?),
-            "--action-timeout" => a.config.action_timeout = Duration::from_millis(number(value(&mut it, arg)?, arg)?),
+            "--timeout" => a.config.discovery.timeout = millis(value(&mut it, arg)?, arg)?,
+            "--action-timeout" => a.config.action_timeout = millis(value(&mut it, arg)?, arg)?,
             "--router" => {
                 let text = value(&mut it, arg)?;
                 let addr: SocketAddr = match text.parse() {
                     Ok(sa) => sa,
                     Err(_) => SocketAddr::new(text.parse().map_err(|_| format!("--router: '{text}' is not an address"))?, 1900),
                 };
+                if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
+                    return Err(format!("--router: '{text}' is not a router's address"));
+                }
                 a.config.discovery.unicast.push(addr);
             }
-            "--no-multicast" => {
-                a.config.discovery.multicast = false;
+            "--no-multicast" => a.config.discovery.multicast = false,
+            "--interface" => {
+                let name = value(&mut it, arg)?;
+                if name.is_empty() {
+                    return Err("--interface: empty name".into());
+                }
+                a.config.discovery.interfaces.push(name.to_string());
             }
-            "--interface" => a.config.discovery.interfaces.push(value(&mut it, arg)?.to_string()),
             "--json" => a.json = true,
             "-v" => a.verbosity = 1,
             "-vv" => a.verbosity = 2,
@@ -120,17 +176,42 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                 let text = value(&mut it, arg)?;
                 a.protocol = Protocol::parse(text).ok_or(format!("--proto: '{text}' is not udp or tcp"))?;
             }
-            "--lease" => a.lease = number(value(&mut it, arg)?, arg)?,
+            "--lease" => {
+                let text = value(&mut it, arg)?;
+                a.lease = number(text, arg)?;
+                let max = portopen::limits::MAPPING_LEASE_MAX_SECS;
+                if !(1..=max).contains(&a.lease) {
+                    return Err(format!("--lease: {text} s is not 1..={max}"));
+                }
+            }
             "--external-port" => a.external_port = number(value(&mut it, arg)?, arg)?,
-            "--description" => a.description = Some(value(&mut it, arg)?.to_string()),
-            "--internal-v4" => a.internal_v4 = Some(number(value(&mut it, arg)?, arg)?),
-            "--internal-v6" => a.internal_v6 = Some(number(value(&mut it, arg)?, arg)?),
-            "--hold" => a.hold = Some(Duration::from_secs_f64(number::<f64>(value(&mut it, arg)?, arg)?.max(0.0))),
+            "--description" => {
+                let text = value(&mut it, arg)?;
+                if text.is_empty() || text.len() > 128 || text.chars().any(|c| c.is_control()) {
+                    return Err("--description: must be 1..=128 bytes of printable text".into());
+                }
+                a.description = Some(text.to_string());
+            }
+            "--internal-v4" => a.internal_v4 = Some(address(value(&mut it, arg)?, arg)?),
+            "--internal-v6" => a.internal_v6 = Some(address(value(&mut it, arg)?, arg)?),
+            "--hold" => {
+                let text = value(&mut it, arg)?;
+                let secs = number::<f64>(text, arg)?;
+                if !(0.0..=1e9).contains(&secs) {
+                    return Err(format!("--hold: '{text}' is not a number of seconds (0 or more)"));
+                }
+                a.hold = Some(Duration::from_secs_f64(secs));
+            }
             "--journal" => a.config.journal_file = Some(PathBuf::from(value(&mut it, arg)?)),
             "--cache" => a.config.cache_file = Some(PathBuf::from(value(&mut it, arg)?)),
-            other if !other.starts_with('-') => positional.push(arg),
-            other => return Err(format!("unknown option '{other}'")),
+            other if other.starts_with('-') && other.len() > 1 => return Err(format!("unknown option '{other}'")),
+            _ if command.is_none() => command = Some(arg.clone()),
+            _ => positional.push(arg),
         }
+    }
+    a.command = command.ok_or("no command")?;
+    if !COMMANDS.contains(&a.command.as_str()) {
+        return Err(format!("unknown command '{}'", a.command));
     }
     if only_v4 || only_v6 {
         a.families = (only_v4, only_v6);
@@ -140,77 +221,37 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
         [proto, port] if a.command == "open" || a.command == "close" => {
             a.protocol = Protocol::parse(proto).ok_or(format!("'{proto}' is not udp or tcp"))?;
             a.port = number(port, "port")?;
+            if a.port == 0 {
+                return Err("port: must be 1..=65535".into());
+            }
         }
+        _ if a.command == "open" || a.command == "close" => return Err(format!("{} needs <udp|tcp> <port 1..=65535>", a.command)),
         _ => return Err(format!("unexpected argument(s): {}", positional.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))),
     }
     if a.command == "open" && a.port == 0 {
         return Err("open needs <udp|tcp> <port 1..=65535>".into());
+    }
+    if a.command == "close" && a.port == 0 && a.config.journal_file.is_none() {
+        return Err("close needs <udp|tcp> <port> or --journal FILE".into());
     }
     Ok(a)
 }
 
 // ---- output -------------------------------------------------------------------------------
 
-/// A JSON value written by hand: the CLI's only structured output, not worth a dependency.
-enum J {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Obj(Vec<(&'static str, J)>),
-}
-
-impl J {
-    fn s(text: impl Into<String>) -> J {
-        J::Str(text.into())
-    }
-    fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> J) -> J {
-        v.map(f).unwrap_or(J::Null)
-    }
-    fn write(&self, out: &mut String) {
-        match self {
-            J::Null => out.push_str("null"),
-            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            J::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => out.push_str(&format!("{}", *n as i64)),
-            J::Num(n) => out.push_str(&format!("{n:.3}")),
-            J::Str(s) => {
-                out.push('"');
-                for c in s.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        '\n' => out.push_str("\\n"),
-                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                        c => out.push(c),
-                    }
-                }
-                out.push('"');
-            }
-            J::Obj(fields) => {
-                out.push('{');
-                for (i, (k, v)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    J::s(*k).write(out);
-                    out.push(':');
-                    v.write(out);
-                }
-                out.push('}');
-            }
-        }
-    }
-    fn line(&self) -> String {
-        let mut s = String::new();
-        self.write(&mut s);
-        s
-    }
-}
-
 fn family_name(f: Family) -> &'static str {
     match f {
         Family::V4 => "v4",
         Family::V6 => "v6",
+    }
+}
+
+/// The class of an IPv4 address peers are given (public, private, CGNAT...), a field of its
+/// own next to the address in every JSON line, as `check` has it; IPv6 has none.
+fn address_class(ip: IpAddr) -> J {
+    match ip {
+        IpAddr::V4(v4) => J::s(V4Class::of(v4).name()),
+        IpAddr::V6(_) => J::Null,
     }
 }
 
@@ -230,15 +271,15 @@ fn gateway_json(gw: &Gateway) -> J {
 }
 
 fn print_gateway(gw: &Gateway) {
-    println!("{} gateway: {}", gw.family, gw.location);
-    println!("  server:   {}", gw.server.as_deref().unwrap_or("(no SERVER header)"));
-    println!("  device:   {} (IGD:{}) {} {}", gw.friendly_name, gw.igd_version(), gw.manufacturer, gw.model_name);
-    println!("  local:    {}", gw.local_addr);
+    out!("{} gateway: {}", gw.family, gw.location);
+    out!("  server:   {}", gw.server.as_deref().unwrap_or("(no SERVER header)"));
+    out!("  device:   {} (IGD:{}) {} {}", gw.friendly_name, gw.igd_version(), gw.manufacturer, gw.model_name);
+    out!("  local:    {}", gw.local_addr);
     for s in &gw.wan_candidates {
-        println!("  service:  {} at {}", s.kind.name(), s.control_url);
+        out!("  service:  {} at {}", s.kind.name(), s.control_url);
     }
     if let Some(fw) = &gw.firewall {
-        println!("  service:  {} at {}", fw.kind.name(), fw.control_url);
+        out!("  service:  {} at {}", fw.kind.name(), fw.control_url);
     }
 }
 
@@ -249,6 +290,7 @@ fn family_lease_json(fl: &FamilyLease) -> J {
         ("open", J::Bool(fl.status.is_open())),
         ("internal", J::opt(fl.internal, |a| J::s(a.to_string()))),
         ("external", J::opt(fl.external, |a| J::s(a.to_string()))),
+        ("external_class", J::opt(fl.external, |a| address_class(a.ip()))),
         ("lease_secs", J::Num(fl.lease_secs as f64)),
         ("upnp_code", J::opt(fl.upnp_code, |c| J::Num(c as f64))),
         ("message", J::s(fl.message.clone())),
@@ -266,18 +308,26 @@ fn lease_json(info: &LeaseInfo) -> J {
     ])
 }
 
-fn print_family_lease(fl: &FamilyLease) {
+/// One family's outcome in words. A failure says why once: the router's or the host's reason
+/// (the status name only when there is none); a moved IPv4 port is said as such.
+fn print_family_lease(fl: &FamilyLease, wished_port: u16) {
+    if !fl.status.is_open() {
+        let why = if fl.message.is_empty() { fl.status.name() } else { fl.message.as_str() };
+        out!("{}: not open — {why}", fl.family);
+        return;
+    }
     let mut line = format!("{}: {}", fl.family, fl.status.name());
     if let Some(ext) = fl.external {
         line.push_str(&format!(" at {ext}"));
     }
-    if fl.status.is_open() {
-        line.push_str(&format!(" (lease {} s)", fl.lease_secs));
+    line.push_str(&format!(" (lease {} s)", fl.lease_secs));
+    if let Some(ext) = fl.external.filter(|e| fl.family == Family::V4 && e.port() != wished_port) {
+        line.push_str(&format!(" — port {wished_port} was taken on the router; peers use {}", ext.port()));
     }
     if !fl.message.is_empty() {
         line.push_str(&format!(" — {}", fl.message));
     }
-    println!("{line}");
+    out!("{line}");
 }
 
 fn event_json(e: &Event) -> J {
@@ -287,41 +337,42 @@ fn event_json(e: &Event) -> J {
         ("family", J::s(family_name(e.family))),
         ("event", J::s(e.kind.name())),
         ("address", J::opt(e.address, |a| J::s(a.to_string()))),
+        ("address_class", J::opt(e.address, |a| address_class(a.ip()))),
         ("lease_secs", J::Num(e.lease_secs as f64)),
         ("message", J::s(e.message.clone())),
     ])
 }
 
 fn print_check(r: &CheckReport) {
-    println!("grade {}: {}", r.grade.letter(), r.grade.meaning());
-    println!("  because: {}", r.reason);
+    out!("grade {}: {}", r.grade.letter(), r.grade.meaning());
+    out!("  because: {}", r.reason);
     for (name, gw, err) in [("IPv6", &r.v6_gateway, &r.v6_discovery_error), ("IPv4", &r.v4_gateway, &r.v4_discovery_error)] {
         match (gw, err) {
-            (Some(e), _) => println!(
+            (Some(e), _) => out!(
                 "  {name} gateway: {} — {} — IGD:{} — {}",
                 e.location,
                 e.server.as_deref().unwrap_or("no SERVER header"),
                 e.igd_version,
                 e.services.join(", ")
             ),
-            (None, Some(err)) => println!("  {name} gateway: none ({err})"),
-            (None, None) => println!("  {name} gateway: none"),
+            (None, Some(err)) => out!("  {name} gateway: none ({err})"),
+            (None, None) => out!("  {name} gateway: none"),
         }
     }
     if let Some(f) = r.firewall {
-        println!("  firewall: enabled={} inbound_pinhole_allowed={}", f.enabled, f.inbound_pinhole_allowed);
+        out!("  firewall: enabled={} inbound_pinhole_allowed={}", f.enabled, f.inbound_pinhole_allowed);
     }
     if let Some(e) = &r.firewall_error {
-        println!("  firewall status: {e}");
+        out!("  firewall status: {e}");
     }
     if let Some(t) = &r.pinhole {
-        println!("  pinhole trial: {} ({:.1} ms)", t.detail, t.millis);
+        out!("  pinhole trial: {} ({:.1} ms)", t.detail, t.millis);
     }
     if let Some(a) = &r.external_address {
-        println!("  IPv4 external address: {a} ({})", r.external_class.as_deref().unwrap_or("?"));
+        out!("  IPv4 external address: {a} ({})", r.external_class.as_deref().unwrap_or("?"));
     }
     if let Some(t) = &r.mapping {
-        println!("  mapping trial: {} ({:.1} ms)", t.detail, t.millis);
+        out!("  mapping trial: {} ({:.1} ms)", t.detail, t.millis);
     }
 }
 
@@ -335,7 +386,7 @@ impl log::Log for StderrLogger {
     }
     fn log(&self, record: &log::Record) {
         if self.enabled(record.metadata()) && record.target().starts_with("portopen") {
-            eprintln!("[{}] {}", record.level(), record.args());
+            err!("[{}] {}", record.level(), record.args());
         }
     }
     fn flush(&self) {}
@@ -364,10 +415,10 @@ fn cmd_discover(a: &Args, client: &Client) -> ExitCode {
             Ok(gw) => {
                 found = true;
                 if a.json {
-                    println!("{}", gateway_json(&gw).line());
+                    out!("{}", gateway_json(&gw).line());
                 } else {
                     print_gateway(&gw);
-                    println!("  found in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+                    out!("  found in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
                 }
             }
             Err(e) => report_error(a, family, &e),
@@ -382,9 +433,9 @@ fn cmd_discover(a: &Args, client: &Client) -> ExitCode {
 
 fn report_error(a: &Args, family: Family, e: &Error) {
     if a.json {
-        println!("{}", J::Obj(vec![("type", J::s("error")), ("family", J::s(family_name(family))), ("message", J::s(e.to_string()))]).line());
+        out!("{}", J::Obj(vec![("type", J::s("error")), ("family", J::s(family_name(family))), ("message", J::s(e.to_string()))]).line());
     } else {
-        println!("{family}: {e}");
+        out!("{family}: {e}");
     }
 }
 
@@ -404,7 +455,17 @@ fn cmd_status(a: &Args, client: &Client) -> ExitCode {
         let firewall = gw.firewall.as_ref().filter(|_| family == Family::V6).map(|_| gw.firewall_status(&budget()));
         if a.json {
             let mut fields = vec![("type", J::s("status")), ("gateway", gateway_json(&gw))];
-            fields.push(("external_address", J::opt(external.clone(), |r| J::s(r.map(|x| x.to_string()).unwrap_or_else(|e| format!("error: {e}"))))));
+            // The address and its class apart (as in `check`), and an error in a field of its own.
+            let (address, class, error) = match &external {
+                Some(Ok(ExternalAddress::V4(ip, class))) => (J::s(ip.to_string()), J::s(class.name()), J::Null),
+                Some(Ok(ExternalAddress::V6(ip))) => (J::s(ip.to_string()), J::Null, J::Null),
+                Some(Ok(ExternalAddress::None)) => (J::Null, J::Null, J::Null),
+                Some(Err(e)) => (J::Null, J::Null, J::s(e.to_string())),
+                None => (J::Null, J::Null, J::Null),
+            };
+            fields.push(("external_address", address));
+            fields.push(("external_class", class));
+            fields.push(("external_error", error));
             fields.push((
                 "firewall",
                 J::opt(firewall, |r| match r {
@@ -412,17 +473,17 @@ fn cmd_status(a: &Args, client: &Client) -> ExitCode {
                     Err(e) => J::s(format!("error: {e}")),
                 }),
             ));
-            println!("{}", J::Obj(fields).line());
+            out!("{}", J::Obj(fields).line());
         } else {
             print_gateway(&gw);
             match external {
-                Some(Ok(x)) => println!("  external address: {x}"),
-                Some(Err(e)) => println!("  external address: {e}"),
+                Some(Ok(x)) => out!("  external address: {x}"),
+                Some(Err(e)) => out!("  external address: {e}"),
                 None => {}
             }
             match firewall {
-                Some(Ok(f)) => println!("  firewall: enabled={} inbound_pinhole_allowed={}", f.enabled, f.inbound_pinhole_allowed),
-                Some(Err(e)) => println!("  firewall: {e}"),
+                Some(Ok(f)) => out!("  firewall: enabled={} inbound_pinhole_allowed={}", f.enabled, f.inbound_pinhole_allowed),
+                Some(Err(e)) => out!("  firewall: {e}"),
                 None => {}
             }
         }
@@ -454,10 +515,11 @@ fn cmd_list(a: &Args, client: &Client) -> ExitCode {
             }
         }
     }
-    for m in &list {
-        if a.json {
-            println!(
-                "{}",
+    if a.json {
+        // One JSON value, the list: `[]` when the router holds no mapping.
+        let items = list
+            .iter()
+            .map(|m| {
                 J::Obj(vec![
                     ("type", J::s("mapping")),
                     ("external_port", J::Num(m.external_port as f64)),
@@ -467,14 +529,14 @@ fn cmd_list(a: &Args, client: &Client) -> ExitCode {
                     ("lease_secs", J::Num(m.lease_secs as f64)),
                     ("enabled", J::Bool(m.enabled)),
                 ])
-                .line()
-            );
-        } else {
-            println!("{:>5}/{} -> {}:{}  lease {} s  {:?}", m.external_port, m.protocol, m.internal_client, m.internal_port, m.lease_secs, m.description);
+            })
+            .collect();
+        out!("{}", J::Arr(items).line());
+    } else {
+        for m in &list {
+            out!("{:>5}/{} -> {}:{}  lease {} s  {:?}", m.external_port, m.protocol, m.internal_client, m.internal_port, m.lease_secs, m.description);
         }
-    }
-    if !a.json {
-        println!("{} mapping(s)", list.len());
+        out!("{} mapping(s)", list.len());
     }
     ExitCode::SUCCESS
 }
@@ -494,14 +556,14 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
             }
         };
         if a.json {
-            println!(
+            out!(
                 "{}",
                 J::Obj(vec![("type", J::s("close")), ("family", J::s(family_name(family))), ("removed", J::Bool(removed)), ("message", J::s(message))]).line()
             );
         } else if removed {
-            println!("{family}: removed {}/{}", a.port, a.protocol);
+            out!("{family}: removed {}/{}", a.port, a.protocol);
         } else {
-            println!("{family}: {message}");
+            out!("{family}: {message}");
         }
     }
     if failed {
@@ -513,14 +575,14 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
 
 fn cmd_clean(a: &Args, client: &Client) -> ExitCode {
     if a.config.journal_file.is_none() {
-        eprintln!("close needs <udp|tcp> <port> or --journal FILE");
+        err!("close needs <udp|tcp> <port> or --journal FILE");
         return ExitCode::from(2);
     }
     let removed = client.clean_leftovers();
     if a.json {
-        println!("{}", J::Obj(vec![("type", J::s("clean")), ("removed", J::Num(removed as f64))]).line());
+        out!("{}", J::Obj(vec![("type", J::s("clean")), ("removed", J::Num(removed as f64))]).line());
     } else {
-        println!("removed {removed} leftover(s)");
+        out!("removed {removed} leftover(s)");
     }
     ExitCode::SUCCESS
 }
@@ -529,7 +591,7 @@ fn cmd_check(a: &Args, client: &Client) -> ExitCode {
     let report = client.check(a.port);
     if a.json {
         // The report's own JSON object, tagged like every other line of --json output.
-        println!("{{\"type\":\"check\",{}", &report.to_json()[1..]);
+        out!("{{\"type\":\"check\",{}", &report.to_json()[1..]);
     } else {
         print_check(&report);
     }
@@ -549,29 +611,30 @@ fn cmd_open(a: &Args, client: &Client, stop: &AtomicBool) -> ExitCode {
         description: a.description.clone(),
     };
     if !a.json {
-        eprintln!("opening {} {} (finding the router, then asking it)...", a.protocol, a.port);
+        err!("opening {} {} (finding the router, then asking it)...", a.protocol, a.port);
     }
     let started = Instant::now();
     let lease = match client.open(&request) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("open: {e}");
-            return ExitCode::from(2);
+            err!("open: {e}");
+            return ExitCode::from(if matches!(e, Error::InvalidArgument(_)) { 2 } else { 1 });
         }
     };
     let info = lease.info();
     let elapsed = started.elapsed();
+    let wished_port = if a.external_port != 0 { a.external_port } else { a.port };
     if a.json {
-        println!("{}", lease_json(&info).line());
+        out!("{}", lease_json(&info).line());
     } else {
         for fl in [&info.v6, &info.v4] {
             if fl.status != portopen::PortStatus::NotRequested {
-                print_family_lease(fl);
+                print_family_lease(fl, wished_port);
             }
         }
-        println!("opened in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
         if info.any_open() {
-            eprintln!("keeping it open (renewing); Ctrl-C closes it");
+            out!("opened in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+            err!("keeping it open (renewing); Ctrl-C closes it");
         }
     }
     // Events of the open itself were printed above as the lease; the rest as they come.
@@ -579,44 +642,47 @@ fn cmd_open(a: &Args, client: &Client, stop: &AtomicBool) -> ExitCode {
     if !info.any_open() {
         return ExitCode::FAILURE;
     }
+    let print_event = |e: &Event| {
+        if a.json {
+            out!("{}", event_json(e).line());
+        } else {
+            let at = e.address.map(|x| format!(" at {x}")).unwrap_or_default();
+            let why = if e.message.is_empty() { String::new() } else { format!(" — {}", e.message) };
+            out!("{} {}{at}{why}", e.family, e.kind.name());
+        }
+    };
     let until = a.hold.map(|d| Instant::now() + d);
     while !stop.load(Ordering::SeqCst) && until.is_none_or(|t| Instant::now() < t) {
         while let Some(e) = client.poll_event() {
-            if a.json {
-                println!("{}", event_json(&e).line());
-            } else {
-                println!(
-                    "{} {}{}{}",
-                    e.family,
-                    e.kind.name(),
-                    e.address.map(|x| format!(" at {x}")).unwrap_or_default(),
-                    if e.message.is_empty() { String::new() } else { format!(" — {}", e.message) }
-                );
-            }
+            print_event(&e);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let before = lease.info();
     lease.close();
     while let Some(e) = client.poll_event() {
-        if a.json {
-            println!("{}", event_json(&e).line());
-        } else {
-            println!("{} {}", e.family, e.kind.name());
-        }
+        print_event(&e);
     }
-    ExitCode::SUCCESS
+    // A family whose close failed got a new message (why it was not removed).
+    let after = lease.info();
+    let failed = [(&before.v4, &after.v4), (&before.v6, &after.v6)].iter().any(|(b, a)| !a.message.is_empty() && a.message != b.message);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    if raw.is_empty() || raw[0] == "-h" || raw[0] == "--help" || raw[0] == "help" {
-        println!("{USAGE}");
+    if raw.is_empty() || raw.iter().any(|a| a == "-h" || a == "--help") || raw[0] == "help" {
+        out!("{USAGE}");
         return if raw.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
     }
     let args = match parse_args(&raw) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("portopen: {e}\n\n{USAGE}");
+            err!("portopen: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -627,13 +693,13 @@ fn main() -> ExitCode {
         _ => log::LevelFilter::Debug,
     });
     if args.command == "version" {
-        println!("portopen {}", env!("CARGO_PKG_VERSION"));
+        out!("portopen {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
     let client = match Client::new(args.config.clone()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("portopen: {e}");
+            err!("portopen: {e}");
             return ExitCode::from(2);
         }
     };
@@ -654,7 +720,7 @@ fn main() -> ExitCode {
         "check" => cmd_check(&args, &client),
         "open" => cmd_open(&args, &client, &stop),
         other => {
-            eprintln!("portopen: unknown command '{other}'\n\n{USAGE}");
+            err!("portopen: unknown command '{other}'\n\n{USAGE}");
             ExitCode::from(2)
         }
     }
