@@ -115,11 +115,34 @@ pub fn parse_cache(text: &str) -> Vec<Gateway> {
 /// Something the library opened on a router, as recorded in the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JournalEntry {
-    Mapping { control: Service, local: IpAddr, external_port: u16, protocol: Protocol, internal_client: Ipv4Addr, internal_port: u16, description: String },
-    Pinhole { control: Service, local: IpAddr, id: u16, protocol: Protocol, internal_client: Ipv6Addr, internal_port: u16 },
+    Mapping {
+        control: Service,
+        local: IpAddr,
+        external_port: u16,
+        protocol: Protocol,
+        internal_client: Ipv4Addr,
+        internal_port: u16,
+        description: String,
+    },
+    Pinhole {
+        control: Service,
+        local: IpAddr,
+        id: u16,
+        protocol: Protocol,
+        internal_client: Ipv6Addr,
+        internal_port: u16,
+    },
     /// A mapping or pinhole made through PCP (deleted with its nonce) or NAT-PMP (IPv4), from
     /// `client` (the mapped address) at `server`.
-    Pcp { server: SocketAddr, route: Route, nonce: [u8; 12], client: IpAddr, protocol: Protocol, internal_port: u16, external_port: u16 },
+    Pcp {
+        server: SocketAddr,
+        route: Route,
+        nonce: [u8; 12],
+        client: IpAddr,
+        protocol: Protocol,
+        internal_port: u16,
+        external_port: u16,
+    },
 }
 
 /// The journal as JSON lines (one JSON object per line, UTF-8, `\n` after each):

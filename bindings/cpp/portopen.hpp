@@ -54,6 +54,14 @@ enum class Status : uint32_t {
 enum class Family : uint32_t { V4 = PORTOPEN_FAMILY_V4, V6 = PORTOPEN_FAMILY_V6 };
 enum class Protocol : uint32_t { Tcp = PORTOPEN_PROTOCOL_TCP, Udp = PORTOPEN_PROTOCOL_UDP };
 
+/// The protocol that opened a family of a lease (see portopen_route).
+enum class Route : uint32_t {
+  None = PORTOPEN_ROUTE_NONE,
+  Upnp = PORTOPEN_ROUTE_UPNP,
+  Pcp = PORTOPEN_ROUTE_PCP,
+  NatPmp = PORTOPEN_ROUTE_NAT_PMP,
+};
+
 /// Where one family of a lease stands (see portopen_port_status for each value).
 enum class PortStatus : uint32_t {
   NotRequested = PORTOPEN_PORT_STATUS_NOT_REQUESTED,
@@ -243,6 +251,7 @@ struct FamilyState {
   Address external;  ///< what peers send to; empty when not open
   uint32_t lease_secs = 0;
   int32_t upnp_code = 0;
+  Route route = Route::None;  ///< the protocol that opened it
 };
 
 struct LeaseInfo {
@@ -386,6 +395,8 @@ class Lease {
     out.internal_port = c.internal_port;
     out.v4 = state(c.v4);
     out.v6 = state(c.v6);
+    out.v4.route = static_cast<Route>(c.v4_route);
+    out.v6.route = static_cast<Route>(c.v6_route);
     return out;
   }
   /// Why `family` is in its state, in words ("" when open without remark).

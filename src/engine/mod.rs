@@ -396,7 +396,7 @@ impl Engine {
                 self.emit(*lease, kind, &snapshot);
                 if lost_state {
                     log::info!("lease {lease} {family}: the PCP server {server} lost its state (epoch): re-making everything held there");
-                    self.due_on_server(server, now);
+                    self.due_on_server(server, now, Some((*lease, *family)));
                 }
                 self.close_if_pending(*lease, *family)
             }
@@ -404,7 +404,7 @@ impl Engine {
                 self.looked(&local_v6, &rebooted, now);
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
-                    self.due_on_server(server, now);
+                    self.due_on_server(server, now, None);
                 }
                 Vec::new()
             }
@@ -518,10 +518,14 @@ impl Engine {
     }
 
     /// Everything held on PCP server `server` and not already being acted on is renewed now
-    /// (the server restarted: a refresh with the same nonce re-makes each mapping).
-    fn due_on_server(&mut self, server: SocketAddr, now: Instant) {
-        for entry in self.leases.values_mut() {
+    /// (the server restarted: a refresh with the same nonce re-makes each mapping), but for
+    /// `except`, whose answer just re-made it.
+    fn due_on_server(&mut self, server: SocketAddr, now: Instant, except: Option<(u64, Family)>) {
+        for (id, entry) in self.leases.iter_mut() {
             for family in FAMILIES {
+                if except == Some((*id, family)) {
+                    continue;
+                }
                 let slot = entry.slot(family);
                 if let (LeaseState::Held { .. }, Some(s)) = (slot.state, slot.holding.as_ref().and_then(Holding::pcp_server)) {
                     if s == server {

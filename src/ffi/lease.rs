@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 
 use super::status::portopen_status;
-use super::types::{family_from_c, family_state_to_c, portopen_lease_info, protocol_to_c};
+use super::types::{family_from_c, family_state_to_c, portopen_lease_info, protocol_to_c, route_to_c};
 use super::{ffi_panic_boundary, free_handle, handle, string_to_c, Handle, Out, VersionedOut};
 use crate::client::Lease;
 
@@ -35,6 +35,8 @@ pub extern "C" fn portopen_lease_get_info(lease: *const portopen_lease, info: *m
             v6: family_state_to_c(&current.v6),
             protocol: protocol_to_c(current.protocol),
             internal_port: current.internal_port,
+            v4_route: route_to_c(current.v4.route),
+            v6_route: route_to_c(current.v6.route),
         });
         Ok(())
     }

@@ -29,6 +29,30 @@ pub enum portopen_protocol {
     Udp = 17,
 }
 
+/// The protocol that opened a family of a lease (`portopen_lease_info.v4_route`, `v6_route`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+pub enum portopen_route {
+    /// Not open (or nothing needed opening was asked of the router).
+    None = 0,
+    /// UPnP IGD (WANIPConnection for IPv4, WANIPv6FirewallControl for IPv6).
+    Upnp = 1,
+    /// PCP (RFC 6887), either family.
+    Pcp = 2,
+    /// NAT-PMP (RFC 6886), IPv4 only.
+    NatPmp = 3,
+}
+
+pub(crate) fn route_to_c(route: Option<crate::types::Route>) -> u32 {
+    use crate::types::Route;
+    (match route {
+        None => portopen_route::None,
+        Some(Route::Upnp) => portopen_route::Upnp,
+        Some(Route::Pcp) => portopen_route::Pcp,
+        Some(Route::NatPmp) => portopen_route::NatPmp,
+    }) as u32
+}
+
 /// Where one family of a lease stands (`portopen_family_state.status`).
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -224,6 +248,11 @@ pub struct portopen_lease_info {
     pub protocol: u32,
     /// The port the game listens on: the one asked to be opened. (Added with `protocol`.)
     pub internal_port: u16,
+    /// A `portopen_route` value: the protocol that opened the IPv4 family. (Added after
+    /// `internal_port`; filled only when the caller's `struct_size` covers it.)
+    pub v4_route: u32,
+    /// A `portopen_route` value: the protocol that opened the IPv6 family. (Added with `v4_route`.)
+    pub v6_route: u32,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid.

@@ -163,6 +163,8 @@ namespace PortOpen
         public NativeFamilyState v6;
         public uint protocol;
         public ushort internal_port;
+        public uint v4_route;
+        public uint v6_route;
     }
 #pragma warning restore 0649
 }

@@ -51,7 +51,9 @@ namespace PortOpen
             }
             string text = NativeText.Take(message);
             NativeLeaseInfo info = Info();
-            return new FamilyState(family, family == IpFamily.V4 ? info.v4 : info.v6, text);
+            // A library older than the route fields leaves them 0 (None).
+            Route route = (Route)(family == IpFamily.V4 ? info.v4_route : info.v6_route);
+            return new FamilyState(family, family == IpFamily.V4 ? info.v4 : info.v6, text, route);
         }
 
         /// <summary>
