@@ -99,7 +99,7 @@ impl Client {
     pub fn clean_leftovers(&self) -> usize {
         let Some(task) = self.inner.with_engine(Engine::take_leftovers) else { return 0 };
         let crate::engine::Task::RemoveLeftovers { entries } = &task else { return 0 };
-        let (removed, kept) = self.inner.route.remove_leftovers(entries);
+        let (removed, kept) = self.inner.remove_leftovers(entries);
         self.inner.with_engine(|e| e.on_outcome(&task, Outcome::LeftoversKept(kept), Instant::now()));
         removed
     }

@@ -163,17 +163,7 @@ impl Inner {
                 let _ = self.release_pcp(mapping);
                 Outcome::Done
             }
-            Task::RemoveLeftovers { entries } => {
-                let (pcp, rest): (Vec<JournalEntry>, Vec<JournalEntry>) = entries.iter().cloned().partition(|e| matches!(e, JournalEntry::Pcp { .. }));
-                let mut kept = upnp.remove_leftovers(&rest).1;
-                for entry in pcp {
-                    if let Err(e) = self.pcp.remove_leftover(&entry, &upnp.budget(), |m| self.remove_pinhole_via_upnp(m)) {
-                        log::info!("leftover kept for next start: {e}");
-                        kept.push(entry);
-                    }
-                }
-                Outcome::LeftoversKept(kept)
-            }
+            Task::RemoveLeftovers { entries } => Outcome::LeftoversKept(self.remove_leftovers(entries).1),
             Task::Look { announce, .. } => match upnp.perform(task) {
                 Outcome::Looked { local_v6, rebooted, .. } => Outcome::Looked { local_v6, rebooted, announced: self.pcp.look(announce) },
                 other => other,
@@ -287,6 +277,25 @@ impl Inner {
                 (upnp_fl, None)
             }
         }
+    }
+
+    /// Remove what an earlier run left (journal entries), each through the route that made it.
+    /// Returns how many were removed, and the entries whose router did not answer (kept for the
+    /// next start).
+    pub(crate) fn remove_leftovers(&self, entries: &[JournalEntry]) -> (usize, Vec<JournalEntry>) {
+        let (pcp, rest): (Vec<JournalEntry>, Vec<JournalEntry>) = entries.iter().cloned().partition(|e| matches!(e, JournalEntry::Pcp { .. }));
+        let (mut removed, mut kept) = self.route.remove_leftovers(&rest);
+        for entry in pcp {
+            match self.pcp.remove_leftover(&entry, &self.route.budget(), |m| self.remove_pinhole_via_upnp(m)) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    log::info!("leftover kept for next start: {e}");
+                    kept.push(entry);
+                }
+            }
+        }
+        (removed, kept)
     }
 
     /// Delete a PCP holding; on miniupnpd 2.3.1's refused IPv6 delete, through UPnP by its tuple.

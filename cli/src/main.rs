@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use portopen::json::Json as J;
 use portopen::{
-    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, V4Class,
+    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Route, Routes, V4Class,
 };
 
 // ---- output that never panics ------------------------------------------------------------
@@ -66,6 +66,8 @@ options:
   --router ADDR         also send a unicast search to ADDR (port 1900 unless given)
   --no-multicast        only unicast searches (--router, default gateway)
   --interface NAME      search on this interface only (repeatable; it must be up, with an address)
+  --route upnp|pcp|natpmp
+                        use this route to the router only (default: PCP/NAT-PMP raced with UPnP)
   --json                machine-readable output (one JSON value per line)
   -v, -vv               log to stderr (info, debug)
 open:
@@ -161,6 +163,11 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                 a.config.discovery.unicast.push(addr);
             }
             "--no-multicast" => a.config.discovery.multicast = false,
+            "--route" => {
+                let text = value(&mut it, arg)?;
+                let route = Route::parse(text).ok_or_else(|| format!("--route: '{text}' is not upnp, pcp or natpmp"))?;
+                a.config.routes = Routes::only(route);
+            }
             "--interface" => {
                 let name = value(&mut it, arg)?;
                 if name.is_empty() {
@@ -292,6 +299,7 @@ fn family_lease_json(fl: &FamilyLease) -> J {
         ("external", J::opt(fl.external, |a| J::s(a.to_string()))),
         ("external_class", J::opt(fl.external, |a| address_class(a.ip()))),
         ("lease_secs", J::Num(fl.lease_secs as f64)),
+        ("route", J::opt(fl.route, |r| J::s(r.tag()))),
         ("upnp_code", J::opt(fl.upnp_code, |c| J::Num(c as f64))),
         ("message", J::s(fl.message.clone())),
     ])
@@ -320,7 +328,11 @@ fn print_family_lease(fl: &FamilyLease, wished_port: u16) {
     if let Some(ext) = fl.external {
         line.push_str(&format!(" at {ext}"));
     }
-    line.push_str(&format!(" (lease {} s)", fl.lease_secs));
+    line.push_str(&format!(" (lease {} s", fl.lease_secs));
+    if let Some(route) = fl.route {
+        line.push_str(&format!(", by {route}"));
+    }
+    line.push(')');
     if let Some(ext) = fl.external.filter(|e| fl.family == Family::V4 && e.port() != wished_port) {
         line.push_str(&format!(" — port {wished_port} was taken on the router; peers use {}", ext.port()));
     }
