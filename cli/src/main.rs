@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use portopen::json::Json as J;
 use portopen::{
-    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Route, Routes, V4Class,
+    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Route,
+    Routes, V4Class,
 };
 
 // ---- output that never panics ------------------------------------------------------------
