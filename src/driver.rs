@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::events::EventSink;
 use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
+use crate::limits::PCP_HEAD_START;
 use crate::persist::{self, JournalEntry};
 use crate::route_pcp::{self, Attempt, PcpRoute};
 use crate::route_upnp::UpnpRoute;
@@ -186,7 +187,9 @@ impl Inner {
         // talk to named addresses alone (loopback tests, a user who named the router).
         let options = &upnp.config.discovery;
         let may_ask_gateway = options.multicast || options.default_gateway;
+        let looked_up = Instant::now();
         let target = if routes.port_control(family) && may_ask_gateway { route_pcp::server_and_client(family, req) } else { None };
+        log::debug!("{family}: PCP server and address to map: {target:?} (found in {:.1} ms)", looked_up.elapsed().as_secs_f64() * 1000.0);
         if !routes.upnp {
             // PCP/NAT-PMP alone: the whole action budget, retransmits on the RFC's schedule.
             let mut fl = FamilyLease::new(family, true);
@@ -237,6 +240,18 @@ impl Inner {
                 log::debug!("{family}: no PCP thread ({e}): UPnP alone");
             }
         }
+        // A head start: a PCP router answers within a millisecond or two (and a closed port
+        // 5351 refuses at once), so UPnP's discovery is not even begun then. Only a router
+        // that drops PCP silently pays it before its UPnP starts.
+        let early = match rx.recv_timeout(PCP_HEAD_START) {
+            Ok(Attempt::Granted(mapping)) => {
+                log::debug!("{family}: {} won the race after {:.1} ms", mapping.route, started.elapsed().as_secs_f64() * 1000.0);
+                return (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping }));
+            }
+            Ok(other) => Some(other),
+            Err(_) => None,
+        };
+        log::debug!("{family}: UPnP starts {:.1} ms after the race began", started.elapsed().as_secs_f64() * 1000.0);
         let (upnp_fl, upnp_holding) = upnp.open_family(family, req, description, &stop_upnp);
         if upnp_holding.is_some() {
             if claim.compare_exchange(NO_WINNER, UPNP_WON, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
@@ -252,7 +267,7 @@ impl Inner {
         }
         // UPnP failed or was stopped: the PCP answer decides (it comes by its own budget).
         let wait = pcp_budget_left(started, upnp.config.action_timeout);
-        let attempt = rx.recv_timeout(wait).unwrap_or_else(|_| Attempt::NoAnswer("PCP/NAT-PMP: no answer in time".into()));
+        let attempt = early.unwrap_or_else(|| rx.recv_timeout(wait).unwrap_or_else(|_| Attempt::NoAnswer("PCP/NAT-PMP: no answer in time".into())));
         match attempt {
             Attempt::Granted(mapping) => {
                 let mapping = if upnp_holding.is_some() {

@@ -113,9 +113,19 @@ fn with_both_routes_pcp_wins_and_no_rule_is_made_twice() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_router_without_pcp_or_nat_pmp_is_opened_by_upnp_without_delay() {
-    // Port 5351 closed: the kernel's ICMP refusal hands both families to UPnP at once.
-    // (2.3.1 keeps PCP on with enable_natpmp=no: the build without PCP is used.)
-    let lab = Lab::up_with("default", &Router { version: Some("2.3.1-nopcp"), conf: &["enable_natpmp=no"], ..Router::default() });
+    // Port 5351 closed: the router's ICMP refusal hands both families to UPnP at once. (The
+    // lab cannot switch NAT-PMP off by config: miniupnpd ignores enable_natpmp=no after the
+    // lab's =yes. A reject rule in the router closes the port as a UPnP-only router has it.)
+    let lab = Lab::up("default");
+    for rule in [
+        &["add", "table", "inet", "nopcp"][..],
+        &["add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"],
+        &["add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", "reject"],
+    ] {
+        let mut args = vec!["nft"];
+        args.extend_from_slice(rule);
+        assert!(lab.exec("rtr", &args).status.success(), "nft {rule:?}");
+    }
     let port = 41720;
     let client = client(&lab, Routes::ALL);
     let (lease, took) = open(&lab, client, port);

@@ -341,10 +341,11 @@ impl MapRequest {
     /// Is `datagram` the answer to this request? `None` when it is not ours (ignore it).
     pub fn match_answer(&self, datagram: &[u8]) -> Option<PcpAnswer> {
         // A NAT-PMP-only server answers any other version with its Unsupported Version header
-        // (RFC 6886 §3.5; the erratum says OP 128, some servers send 0).
+        // (RFC 6886 §3.5; the erratum says OP 128, some servers send 0, and miniupnpd built
+        // without PCP echoes the request's opcode: 129 for a MAP, measured in the lab).
         if datagram.first() == Some(&NATPMP_VERSION) {
             let header = parse_natpmp_header(datagram).ok()?;
-            return (header.result == NatPmpResult::UnsupportedVersion && header.opcode & 0x7f == 0)
+            return (header.result == NatPmpResult::UnsupportedVersion && matches!(header.opcode & 0x7f, 0 | OP_MAP))
                 .then_some(PcpAnswer::VersionNotSupported { server_version: NATPMP_VERSION, epoch: header.epoch });
         }
         let response = parse_response(datagram).ok()?;
@@ -871,8 +872,9 @@ mod tests {
     #[test]
     fn version_zero_answer_means_natpmp_only() {
         let req = v4_request();
-        // RFC 6886 §3.5 with erratum 3618 (OP 128), and the original text's OP 0.
-        for op in [128u8, 0] {
+        // RFC 6886 §3.5 with erratum 3618 (OP 128), the original text's OP 0, and miniupnpd
+        // without PCP's echo of the MAP opcode (0x81, bytes seen: 00 81 0001 00016555).
+        for op in [128u8, 0, 129] {
             let answer = [0, op, 0, 1, 0, 0, 0x10, 0];
             assert_eq!(req.match_answer(&answer), Some(PcpAnswer::VersionNotSupported { server_version: 0, epoch: 4096 }), "op {op}");
         }
