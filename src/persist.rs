@@ -157,7 +157,11 @@ pub enum JournalEntry {
 /// send its removal (`service_type`, `control_url`, from the local address `local`) and what
 /// identifies it (a mapping: external port, protocol, internal client and port, and the
 /// description it was made with; a pinhole: its UniqueID `id`, protocol, internal client and
-/// port). Ports and ids are numbers, everything else strings. Readers ignore unknown fields.
+/// port). A mapping or pinhole made through PCP or NAT-PMP is a `"kind":"pcp"` line: `route`
+/// (`pcp`, `natpmp`), `server` (address:5351), `nonce` (24 hex digits: the delete must carry
+/// it), `client` (the mapped address), `protocol`, `internal_port`, `external_port`; readers
+/// before it skip the line. Ports and ids are numbers, everything else strings. Readers ignore
+/// unknown fields.
 pub fn format_journal(entries: &[JournalEntry]) -> String {
     let mut out = format!("{JOURNAL_HEADER}\n");
     let text = |t: &dyn std::fmt::Display| Json::s(t.to_string());
