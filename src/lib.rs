@@ -65,6 +65,7 @@ pub use gateway::{choose_local_addr, discover, DiscoveryOptions, Gateway, Servic
 pub use lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 pub use pinhole::{FirewallStatus, Pinhole};
 pub use port_mapping::{PortMapping, StatusInfo};
+pub use route_pcp::PortControl;
 pub use types::{Family, Protocol, Route};
 
 /// PCP and NAT-PMP below the lease engine (which uses them through `route_pcp`), reachable for

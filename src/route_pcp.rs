@@ -260,3 +260,65 @@ pub(crate) fn pinhole_tuple(mapping: &PcpMapping) -> Option<crate::pinhole::Pinh
         lease_secs: crate::limits::LEFTOVER_PINHOLE_LEASE_SECS,
     })
 }
+
+/// What the gateway's PCP / NAT-PMP server answered a probe that maps nothing (`Client::port_control`):
+/// a PCP ANNOUNCE request, and over IPv4 a NAT-PMP external address request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortControl {
+    pub family: Family,
+    /// The server asked: the default gateway, port 5351 (None: no default gateway).
+    pub server: Option<SocketAddr>,
+    /// The server's epoch, when it speaks PCP (version 2).
+    pub pcp_epoch: Option<u32>,
+    /// IPv4: the external address NAT-PMP reports, when it speaks NAT-PMP.
+    pub natpmp_external: Option<std::net::Ipv4Addr>,
+    /// What was learned, in words.
+    pub message: String,
+}
+
+impl PortControl {
+    /// The routes it speaks besides UPnP.
+    pub fn routes(&self) -> Vec<crate::types::Route> {
+        let mut r = Vec::new();
+        if self.pcp_epoch.is_some() {
+            r.push(crate::types::Route::Pcp);
+        }
+        if self.natpmp_external.is_some() {
+            r.push(crate::types::Route::NatPmp);
+        }
+        r
+    }
+}
+
+/// Probe the default gateway's PCP/NAT-PMP server for `family` from this host's address toward it.
+pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
+    let mut pc = PortControl { family, server: None, pcp_epoch: None, natpmp_external: None, message: String::new() };
+    let Some((server, client)) = server_and_client(family, &OpenRequest::new(crate::types::Protocol::Udp, 1)) else {
+        pc.message = format!("no {family} default gateway (or no address toward it)");
+        return pc;
+    };
+    pc.server = Some(server);
+    let mut said = Vec::new();
+    match net::announce(client, server, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+        Ok(a) => match a.answer {
+            Some(epoch) => {
+                pc.pcp_epoch = Some(epoch);
+                said.push(format!("PCP version 2 (epoch {epoch}, {:.1} ms)", a.elapsed.as_secs_f64() * 1000.0));
+            }
+            None => said.push("no PCP (the server speaks NAT-PMP only)".to_string()),
+        },
+        Err(e) => said.push(format!("no PCP ({})", no_answer(&e))),
+    }
+    if let (IpAddr::V4(local), SocketAddr::V4(server4)) = (client, server) {
+        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+            Ok(a) if a.answer.verdict() == Verdict::Granted => {
+                pc.natpmp_external = Some(a.answer.external);
+                said.push(format!("NAT-PMP (external address {})", a.answer.external));
+            }
+            Ok(a) => said.push(format!("NAT-PMP answers {}", a.answer.result)),
+            Err(e) => said.push(format!("no NAT-PMP ({})", no_answer(&e))),
+        }
+    }
+    pc.message = said.join("; ");
+    pc
+}

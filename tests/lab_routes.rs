@@ -252,3 +252,21 @@ fn on_2_3_1_a_refreshed_ipv6_pinhole_is_still_removed_on_close() {
     assert!(lease.info().v6.message.is_empty(), "removed, not left to expire: {:?}", lease.info().v6.message);
     assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables, the built 2.3.9-nopcp router; run by scripts/test.sh"]
+fn port_control_says_which_of_pcp_and_nat_pmp_the_router_speaks_and_maps_nothing() {
+    let both = Lab::up_with("default", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let client = client(&both, Routes::ALL);
+    let (v4, v6) = both.in_lan(move || (client.port_control(portopen::Family::V4), client.port_control(portopen::Family::V6)));
+    assert_eq!(v4.routes(), vec![Route::Pcp, Route::NatPmp], "{v4:?}");
+    assert_eq!(v4.natpmp_external.map(|ip| ip.to_string()).as_deref(), Some(both.var("EXT_V4")));
+    assert_eq!(v6.routes(), vec![Route::Pcp], "{v6:?}");
+    assert!(both.router_rules().is_empty(), "nothing mapped: {:?}", both.router_rules());
+
+    let natpmp_only = Lab::up_with("default", &Router { version: Some("2.3.9-nopcp"), conf: &["enable_upnp=no"], ..Router::default() });
+    let client = self::client(&natpmp_only, Routes::ALL);
+    let v4 = natpmp_only.in_lan(move || client.port_control(portopen::Family::V4));
+    assert_eq!(v4.routes(), vec![Route::NatPmp], "{v4:?}");
+    assert!(v4.message.contains("NAT-PMP only"), "{v4:?}");
+}

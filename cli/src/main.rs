@@ -436,6 +436,28 @@ fn cmd_discover(a: &Args, client: &Client) -> ExitCode {
             }
             Err(e) => report_error(a, family, &e),
         }
+        // The second route: PCP / NAT-PMP at the default gateway (a probe that maps nothing).
+        let pc = client.port_control(family);
+        if a.json {
+            let routes: Vec<J> = pc.routes().iter().map(|r| J::s(r.tag())).collect();
+            out!(
+                "{}",
+                J::Obj(vec![
+                    ("type", J::s("port_control")),
+                    ("family", J::s(family_name(family))),
+                    ("server", J::opt(pc.server, |s| J::s(s.to_string()))),
+                    ("routes", J::Arr(routes)),
+                    ("pcp_epoch", J::opt(pc.pcp_epoch, |e| J::Num(e as f64))),
+                    ("natpmp_external", J::opt(pc.natpmp_external, |ip| J::s(ip.to_string()))),
+                    ("message", J::s(pc.message.clone())),
+                ])
+                .line()
+            );
+        } else {
+            let at = pc.server.map(|s| format!(" at {s}")).unwrap_or_default();
+            out!("{family} PCP/NAT-PMP{at}: {}", pc.message);
+        }
+        found |= !pc.routes().is_empty();
     }
     if found {
         ExitCode::SUCCESS

@@ -545,6 +545,29 @@ pub fn epoch_lost_state(previous: u32, current: u32, client_elapsed: Duration) -
     client_delta.saturating_add(2) < server_delta - server_delta / 16 || server_delta + 2 < client_delta - client_delta / 16
 }
 
+/// A PCP ANNOUNCE request (RFC 6887 §14.1): the header alone, lifetime 0. A PCP server answers
+/// with an ANNOUNCE response carrying its epoch; nothing is mapped. How a client asks "do you
+/// speak PCP?" without changing anything.
+pub fn announce_request(client: IpAddr) -> Vec<u8> {
+    let mut m = Vec::with_capacity(HEADER_LEN);
+    m.extend_from_slice(&[PCP_VERSION, OP_ANNOUNCE, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&wire_address(client));
+    m
+}
+
+/// Is `datagram` the answer to an ANNOUNCE request? `Some(Some(epoch))`: a PCP server;
+/// `Some(None)`: a NAT-PMP-only server's "unsupported version" header; `None`: not an answer.
+pub fn match_announce_answer(datagram: &[u8]) -> Option<Option<u32>> {
+    if datagram.first() == Some(&NATPMP_VERSION) {
+        let header = parse_natpmp_header(datagram).ok()?;
+        return (header.result == NatPmpResult::UnsupportedVersion).then_some(None);
+    }
+    match parse_announcement(datagram).ok()? {
+        Announcement::Pcp { epoch } => Some(Some(epoch)),
+        Announcement::NatPmpAddress { .. } => None,
+    }
+}
+
 /// NAT-PMP "what is your external address" request (RFC 6886 §3.2).
 pub fn natpmp_address_request() -> [u8; 2] {
     [NATPMP_VERSION, NATPMP_OP_ADDRESS]
@@ -867,6 +890,19 @@ mod tests {
         for code in [0u16, 1, 2, 3, 4, 5, 6, 0xffff] {
             assert_eq!(NatPmpResult::from_code(code).code(), code);
         }
+    }
+
+    #[test]
+    fn an_announce_request_is_the_header_alone_and_its_answer_gives_the_epoch() {
+        let request = announce_request(IpAddr::V4(Ipv4Addr::new(192, 168, 77, 100)));
+        assert_eq!(request.len(), 24);
+        assert_eq!(&request[..4], &[2, 0, 0, 0]);
+        assert_eq!(&request[18..], &[0xff, 0xff, 192, 168, 77, 100]);
+        // miniupnpd 2.3.1's answer, as seen in the lab.
+        let answer = [2, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0x66, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(match_announce_answer(&answer), Some(Some(0x16623)));
+        assert_eq!(match_announce_answer(&[0, 0x80, 0, 1, 0, 0, 0, 9]), Some(None), "NAT-PMP only");
+        assert_eq!(match_announce_answer(&[2, 0x81, 0, 0]), None);
     }
 
     #[test]

@@ -135,6 +135,16 @@ pub fn map(server: SocketAddr, request: &MapRequest, schedule: &Schedule, budget
     answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
 }
 
+/// One PCP ANNOUNCE request from `local` to `server`: `Some(epoch)` from a PCP server, `None` from
+/// a NAT-PMP-only one. Maps nothing.
+pub fn announce(local: IpAddr, server: SocketAddr, budget: &Budget) -> Result<Answered<Option<u32>>, ExchangeError> {
+    let wire = crate::parse::pcp::announce_request(local);
+    let mut answers =
+        exchange(local, server, &[&wire], &Schedule::RFC6887, budget, |d| crate::parse::pcp::match_announce_answer(d).map(|a| (0, a)), Need::All)?;
+    // exchange returns Ok only with every request answered.
+    answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
+}
+
 /// What a NAT-PMP map exchange brought back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NatPmpOutcome {
