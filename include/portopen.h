@@ -108,6 +108,11 @@ enum portopen_status
    */
   PORTOPEN_STATUS_NO_EVENT = 12,
   /**
+   * This host has no address of the family to open for (no global IPv6 address, no IPv4
+   * address): nothing was sent, no router was asked.
+   */
+  PORTOPEN_STATUS_NO_LOCAL_ADDRESS = 13,
+  /**
    * A bug inside portopen was caught at the API boundary (a Rust panic). The library is
    * still usable; please report the last_error text.
    */
@@ -221,6 +226,11 @@ enum portopen_port_status
    * not forward from): a mapping would not be reachable. Nothing was mapped.
    */
   PORTOPEN_PORT_STATUS_NO_EXTERNAL_ADDRESS = 12,
+  /**
+   * This host has no address of the family a router could open for (IPv6: no global
+   * address; IPv4: none). No router was asked.
+   */
+  PORTOPEN_PORT_STATUS_NO_LOCAL_ADDRESS = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -454,8 +464,11 @@ typedef struct portopen_config {
    */
   const char *journal_file;
   /**
-   * Also search this address by unicast: "192.168.1.1", "192.168.1.1:1900",
-   * "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). NULL: none.
+   * Use this router and no other for the family of its address: it is also searched by
+   * unicast, and only answers from it (responder or LOCATION host) are accepted. "192.168.1.1",
+   * "192.168.1.1:1900", "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). The
+   * other family chooses as usual (its default gateway). NULL: the default gateway of each
+   * family is preferred, another IGD is used (and reported) only when it does not answer.
    */
   const char *router;
   /**
@@ -662,8 +675,35 @@ typedef struct portopen_lease_info {
    */
   uint16_t internal_port;
   /**
+   * Non-zero: the router IPv4 was asked of is known not to be this host's default gateway
+   * (the default gateway did not answer discovery, or `config->router` named another): what
+   * it opened may not be reachable from the internet. (Added with the router fields below.)
+   */
+  uint8_t v4_not_default_gateway;
+  /**
+   * The same for IPv6 (the default router).
+   */
+  uint8_t v6_not_default_gateway;
+  /**
+   * How many other UPnP gateways answered the IPv4 discovery before the choice (up to 255).
+   */
+  uint8_t v4_other_routers;
+  /**
+   * The same for IPv6.
+   */
+  uint8_t v6_other_routers;
+  /**
+   * The router IPv4 was asked of: its LOCATION address (port 0); family 0 when none was
+   * found.
+   */
+  struct portopen_addr v4_router;
+  /**
+   * The router IPv6 was asked of (its LOCATION address, often its global LAN address).
+   */
+  struct portopen_addr v6_router;
+  /**
    * A `portopen_route` value: the protocol that opened the IPv4 family. (Added after
-   * `internal_port`; filled only when the caller's `struct_size` covers it.)
+   * `v6_router`; filled only when the caller's `struct_size` covers it.)
    */
   uint32_t v4_route;
   /**

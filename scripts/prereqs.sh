@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need on Debian 12, only what is missing.
-# Sourced or run by scripts/demo.sh and scripts/test.sh; needs root (apt-get).
+# Sourced or run by scripts/demo.sh, scripts/test.sh and scripts/xcheck.sh; needs root (apt-get).
 set -euo pipefail
 
 PACKAGES=(
@@ -9,7 +9,11 @@ PACKAGES=(
                                                            # Debian's source (tests/lab/build-miniupnpd.sh)
   gcc g++ valgrind                                         # C and C++ API tests
   mono-mcs mono-runtime                                    # C# binding tests (Unity's runtime)
+  rustc-web cargo-web rust-web-src libstd-rust-web-dev     # scripts/xcheck.sh: std source for every target
   clang patchelf g++-mingw-w64-x86-64-posix wine wine64    # Unreal plugin against the mock engine
+  # The Windows build and its tests under Wine (tests/bindings/windows.sh, scripts/release.sh):
+  # mingw gcc, llvm-dlltool (portopen.lib); Wine and Debian's Rust are on the lines above.
+  gcc-mingw-w64-x86-64 llvm
 )
 
 missing=()

@@ -26,6 +26,10 @@ part "cargo build (debug: lib, cdylib, CLI)"
 export PORTOPEN_CHECK_HEADER=1  # the committed header must match a fresh one (tests/header.rs)
 cargo build --quiet --all-targets
 
+# Every other platform a game ships on (Windows, macOS, iOS, Android, Linux ARM): type-checked.
+part "type-check every platform (scripts/xcheck.sh)"
+scripts/xcheck.sh
+
 # Router matrix. Every lab test takes its router from PORTOPEN_LAB_ROUTER (2.3.1: Debian 12's
 # package; 2.3.9: Debian 13's source, built once into /var/cache/portopen-lab) and its web port
 # from PORTOPEN_LAB_HTTP_PORT (fixed 5000, or random: http_port=0, a new port at every start).
@@ -50,7 +54,7 @@ for t in "${AWAITING_FIX[@]}"; do SKIP+=(--skip "$t"); done
 # with both versions, whatever PORTOPEN_LAB_HTTP_PORT says.)
 RANDOM_PORT_TESTS=(discovery_finds_the_router the_gateway_cache open_both_families_then_close
   upnpc_sees_our_mapping)
-LAB_TESTS=(--test lab_router --test lab_lifecycle --test lab_recovery --test lab_router_faults --test lab_pcp)
+LAB_TESTS=(--test lab_router --test lab_router_choice --test lab_lifecycle --test lab_recovery --test lab_router_faults --test lab_pcp)
 
 part "router 2.3.9 from Debian 13's source (built once, then cached)"
 tests/lab/build-miniupnpd.sh 2.3.9

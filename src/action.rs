@@ -97,6 +97,9 @@ impl SoapAction {
             // answers 402 Invalid Args, not 704, for a pinhole id it does not hold; the id sent
             // is always well formed, so 402 there means the same.
             (DeletePortMapping | GetSpecificPortMappingEntry, 714) => Fault::Gone,
+            // Past the end of the list: 713 SpecifiedArrayIndexInvalid (miniupnpd), 714 or 402 on
+            // other routers.
+            (GetGenericPortMappingEntry, 713 | 714 | 402) => Fault::Gone,
             (UpdatePinhole | DeletePinhole | GetPinholePackets | CheckPinholeWorking, 704 | 402) => Fault::Gone,
             (UpdatePinhole | DeletePinhole, 501) => Fault::MaybeGone,
             (AddPortMapping | AddAnyPortMapping, 718) => Fault::Taken,

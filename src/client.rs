@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::events::{Event, EventCallback};
 use crate::gateway::Gateway;
 use crate::gateway_cache::lock;
-use crate::lease::{FamilyLease, LeaseInfo, OpenRequest};
+use crate::lease::{Closed, FamilyLease, LeaseInfo, OpenRequest};
 use crate::limits::MAPPING_LEASE_MAX_SECS;
 use crate::persist;
 use crate::route_upnp::UpnpRoute;
@@ -116,11 +116,13 @@ impl Client {
         removed
     }
 
-    /// Remove what this host holds for `port` without a lease (a run killed without a journal):
-    /// the IPv4 mapping of external port `port` only if it points to this host, and the IPv6
-    /// pinhole of this host's address and `port` (found by its tuple). Per family: whether
-    /// something was removed.
-    pub fn close_port(&self, protocol: Protocol, port: u16, families: &[Family]) -> Vec<(Family, Result<bool, Error>)> {
+    /// Remove what this host holds for `port` without a lease (a run killed without a journal),
+    /// per family, saying exactly what was removed: IPv4, every mapping to this host's address
+    /// and internal `port` with this protocol and the client's description, whatever its
+    /// external port (the router may have moved it), never another host's; IPv6, the pinhole of
+    /// this host's address and `port` (UPnP cannot tell whether one existed: see
+    /// [`Closed::PinholeRemovedOrNone`]).
+    pub fn close_port(&self, protocol: Protocol, port: u16, families: &[Family]) -> Vec<(Family, Result<Closed, Error>)> {
         families.iter().map(|&family| (family, self.inner.route.close_port(family, protocol, port))).collect()
     }
 

@@ -13,6 +13,9 @@ pub enum Error {
     /// No gateway answered discovery (for the family named in the text). The text says it
     /// whole ("no UPnP gateway answered discovery over IPv4"): no prefix is added.
     NoGateway(String),
+    /// This host has no address a router could open for over the family named in the text
+    /// (no global IPv6 address; no IPv4 address): nothing was sent. The text says it whole.
+    NoLocalAddress(String),
     /// The gateway does not offer the service an action needs. The text says it whole
     /// ("AddPinhole: the gateway at ... offers no WANIPv6FirewallControl:1").
     NoService(String),
@@ -146,7 +149,7 @@ impl fmt::Display for Error {
             Error::Cancelled => write!(f, "cancelled"),
             // Their texts say what is missing; a prefix only repeated it ("no gateway: no UPnP
             // gateway answered ...", issue 18).
-            Error::NoGateway(what) | Error::NoService(what) => f.write_str(what),
+            Error::NoGateway(what) | Error::NoLocalAddress(what) | Error::NoService(what) => f.write_str(what),
             Error::Io { context, message } => write!(f, "{context}: {message}"),
             Error::HttpStatus { context, status } => write!(f, "{context}: router answered HTTP {status}"),
             Error::InvalidResponse { context, reason } => write!(f, "{context}: invalid response: {reason}"),

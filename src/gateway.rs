@@ -82,6 +82,28 @@ pub struct Gateway {
     /// This host's address toward the gateway: every request is bound to it, and it is the
     /// InternalClient of mappings and pinholes unless the caller names another.
     pub local_addr: IpAddr,
+    /// How it was chosen among the devices that answered discovery.
+    pub choice: RouterChoice,
+}
+
+/// How a gateway was chosen among the devices that answered one discovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RouterChoice {
+    /// `Some(true)`: it is the device that forwards this host's traffic for its family (its
+    /// responder or LOCATION address is the default route's next hop). `Some(false)`: it is
+    /// not; no answer came from the default gateway (or the caller named another router), so
+    /// what is opened there may not be reachable. `None`: not known (the OS tells no default
+    /// gateway, or the gateway was read from the cache file).
+    pub default_gateway: Option<bool>,
+    /// The other UPnP gateways that answered the same discovery (their LOCATION hosts).
+    pub others: Vec<IpAddr>,
+}
+
+impl RouterChoice {
+    /// True when the gateway is known not to be the default gateway.
+    pub fn not_default_gateway(&self) -> bool {
+        self.default_gateway == Some(false)
+    }
 }
 
 impl Gateway {
@@ -117,6 +139,7 @@ impl Gateway {
             wan,
             firewall,
             local_addr,
+            choice: RouterChoice::default(),
         }
     }
 
@@ -203,6 +226,7 @@ impl Gateway {
             wan_candidates,
             firewall,
             local_addr,
+            choice: RouterChoice::default(),
         })
     }
 
@@ -327,8 +351,15 @@ pub struct DiscoveryOptions {
     pub multicast: bool,
     /// Unicast M-SEARCH to the OS's default gateway too.
     pub default_gateway: bool,
-    /// Extra unicast M-SEARCH targets (tests, or a user who knows the router's address).
+    /// Extra unicast M-SEARCH targets (tests, or a user who knows the router's address). Other
+    /// devices' answers are still taken; to use only one router, see `router`.
     pub unicast: Vec<SocketAddr>,
+    /// Use this router and no other: it is searched by unicast (and by multicast), and only
+    /// answers whose responder or LOCATION host is its address are accepted (port 0: 1900).
+    pub router: Option<SocketAddr>,
+    /// After another device's answer, how long to wait for the default gateway's
+    /// (see [`crate::limits::DEFAULT_GATEWAY_WAIT`]).
+    pub gateway_wait: Duration,
     /// Restrict multicast to these interface names (empty: all).
     pub interfaces: Vec<String>,
     /// Diagnostics: keep listening until the deadline and return every gateway.
@@ -346,6 +377,8 @@ impl Default for DiscoveryOptions {
             multicast: true,
             default_gateway: true,
             unicast: Vec::new(),
+            router: None,
+            gateway_wait: crate::limits::DEFAULT_GATEWAY_WAIT,
             interfaces: Vec::new(),
             collect_all: false,
             local_v4: None,
@@ -363,22 +396,72 @@ impl DiscoveryOptions {
     }
 }
 
+/// The default route's next hop for `family`, as an SSDP unicast target (port 1900; a
+/// link-local IPv6 next hop scoped to its interface), if the OS tells.
+fn default_gateway_target(family: Family) -> Option<SocketAddr> {
+    match family {
+        Family::V4 => platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900))),
+        Family::V6 => platform::default_gateway_v6()
+            .map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
+    }
+}
+
+/// Check, before anything is sent, that this host has an address a router could open for over
+/// `family` (on `interfaces`, when named): IPv6 a global one (a pinhole for a link-local or
+/// unique-local address is unreachable from the internet), IPv4 any. Without one, the family is
+/// reported at once with the host's reason instead of a discovery that cannot succeed (it
+/// would wait out its whole budget and then blame the router).
+fn host_has_address(family: Family, interfaces: &[String]) -> Result<(), Error> {
+    let Ok(list) = platform::interfaces() else { return Ok(()) }; // unknown: let discovery tell
+    let named = |i: &&platform::NetInterface| interfaces.is_empty() || interfaces.contains(&i.name);
+    let found = match family {
+        Family::V4 => list.iter().filter(named).any(|i| !i.v4.is_empty()),
+        Family::V6 => list.iter().filter(named).any(|i| i.v6.iter().any(|a| V6Scope::of(&a.ip) == V6Scope::Global)),
+    };
+    if found {
+        return Ok(());
+    }
+    let on = if interfaces.is_empty() { String::new() } else { format!(" on {}", interfaces.join(", ")) };
+    Err(Error::NoLocalAddress(match family {
+        Family::V4 => format!("this host has no IPv4 address{on}: IPv4 is unavailable on this host; no router was asked"),
+        Family::V6 => format!(
+            "this host has no global IPv6 address{on} (only link-local or unique-local ones, if any): IPv6 is unavailable on this host; no router was asked"
+        ),
+    }))
+}
+
+/// The default route's next hop for `family`, if the OS tells.
+pub(crate) fn default_gateway_ip(family: Family) -> Option<IpAddr> {
+    default_gateway_target(family).map(|t| t.ip())
+}
+
 /// Find gateways over one family. Returns those found, usable ones first (at least one), or
 /// [`Error::NoGateway`]. Without `collect_all` it stops at the first usable gateway.
+///
+/// Which device: the one that forwards this host's traffic. An answer whose responder or
+/// LOCATION host is the default route's next hop (IPv4: the default gateway; IPv6: the default
+/// router, whose link-local next hop is usually the answer's source, while LOCATION names its
+/// global LAN address) ends the search at once. After another device's answer the search
+/// waits up to `gateway_wait` for it. When it never answers, the others are ranked by IGD
+/// version then LOCATION address (the same devices give the same choice every run) and the
+/// choice says it is not the default gateway. A device that is the default router but
+/// answers from, and names in LOCATION, addresses other than the next hop is not recognised
+/// (matching by MAC address through the neighbour table is not done).
 pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken) -> Result<Vec<Gateway>, Error> {
     let started = Instant::now();
-    let budget = Budget::new(options.timeout, cancel);
-    let mut default_gateway = Vec::new();
-    if options.default_gateway {
-        match family {
-            Family::V4 => default_gateway.extend(platform::default_gateway_v4().map(|gw| SocketAddr::from((gw, 1900)))),
-            Family::V6 => default_gateway.extend(
-                platform::default_gateway_v6()
-                    .map(|(gw, index)| SocketAddr::V6(std::net::SocketAddrV6::new(gw, 1900, 0, if crate::addr::is_ipv6_link_local(&gw) { index } else { 0 }))),
-            ),
-        }
+    // A search confined to loopback (a router on this host: a test's fake) needs no LAN
+    // address; nor does a caller who names the local address to use.
+    let targets = || options.unicast.iter().chain(&options.router).filter(|t| Family::of(&t.ip()) == family);
+    let loopback_only = !options.multicast && targets().next().is_some() && targets().all(|t| t.ip().is_loopback());
+    if options.local_for(family).is_none() && !loopback_only {
+        host_has_address(family, &options.interfaces)?;
     }
+    let budget = Budget::new(options.timeout, cancel);
+    let gateway_target = default_gateway_target(family);
+    let default_gateway: Vec<SocketAddr> = gateway_target.into_iter().filter(|_| options.default_gateway).collect();
+    let named = options.router.filter(|r| family == Family::of(&r.ip())).map(|r| if r.port() == 0 { SocketAddr::new(r.ip(), 1900) } else { r });
     let mut unicast = options.unicast.clone();
+    unicast.extend(named);
     let late_unicast = if options.multicast {
         default_gateway
     } else {
@@ -393,12 +476,43 @@ pub fn discover(family: Family, options: &DiscoveryOptions, cancel: &CancelToken
         interfaces: options.interfaces.clone(),
         grace: options.grace,
         collect_all: options.collect_all,
+        // The default gateway is waited for only when it can hear the search: searched by
+        // multicast or by unicast (not when the caller names the only targets, e.g. a test's
+        // fake router on loopback).
+        prefer: match (named, gateway_target) {
+            (Some(router), _) => vec![router.ip()],
+            (None, Some(gw)) if options.multicast || options.default_gateway => vec![gw.ip()],
+            _ => Vec::new(),
+        },
+        only_preferred: named.is_some(),
+        preferred_wait: options.gateway_wait,
     };
     // Collecting every answer listens through half the budget only: the other half is for
     // reading the descriptions (listening to the deadline left none, and every fetch timed out).
     let search_budget = if options.collect_all { budget.capped(options.timeout / 2) } else { budget.clone() };
     let hits = search(&spec, &search_budget)?;
-    let gateways = gateways_from_hits(family, &hits, options, &budget)?;
+    let mut gateways = gateways_from_hits(family, &hits, options, &budget)?;
+    let answered: Vec<IpAddr> = hits.iter().filter(|h| crate::parse::ssdp::target_rank(&h.response.search_target) > 0).map(|h| h.location.ip).collect();
+    for gw in &mut gateways {
+        let hit = hits.iter().find(|h| h.location == gw.location);
+        gw.choice.default_gateway = gateway_target.map(|t| t.ip() == gw.location.ip || hit.is_some_and(|h| h.from.ip() == t.ip()));
+        gw.choice.others = answered.iter().copied().filter(|ip| *ip != gw.location.ip).fold(Vec::new(), |mut seen, ip| {
+            if !seen.contains(&ip) {
+                seen.push(ip);
+            }
+            seen
+        });
+        if gw.choice.not_default_gateway() {
+            // Info, not warn: the caller gets it as a value (`RouterChoice`, the lease's
+            // `not_default_gateway`) and says it once in its own words.
+            let gateway = gateway_target.map(|t| t.ip().to_string()).unwrap_or_default();
+            log::info!(
+                "{family}: using the UPnP gateway at {}, which is not this host's default gateway ({gateway}){}: what is opened there may not be reachable from the internet",
+                gw.location.ip,
+                if named.is_some() { ", as asked" } else { ": the default gateway did not answer" }
+            );
+        }
+    }
     log::debug!("discovery {family}: {} usable gateway(s) in {:.1} ms", gateways.len(), started.elapsed().as_secs_f64() * 1000.0);
     Ok(gateways)
 }

@@ -81,8 +81,20 @@ impl GatewayCache {
                 return;
             }
         };
-        for gw in persist::parse_cache(&text) {
+        for mut gw in persist::parse_cache(&text) {
             let still_here = choose_local_addr(gw.family, &gw.location).is_ok_and(|ip| ip == gw.local_addr);
+            if let Some(router) = config.discovery.router.filter(|r| Family::of(&r.ip()) == gw.family && r.ip() != gw.location.ip) {
+                log::debug!("cached {} gateway {} ignored: the router to use is {}", gw.family, gw.location, router.ip());
+                continue;
+            }
+            // The cache keeps no record of the discovery: known only when the LOCATION host is the
+            // default route's next hop, or (IPv4) is not. An IPv6 next hop is usually the
+            // router's link-local address, which a LOCATION does not name: unknown then.
+            gw.choice.default_gateway = match crate::gateway::default_gateway_ip(gw.family) {
+                Some(ip) if ip == gw.location.ip => Some(true),
+                Some(_) if gw.family == Family::V4 => Some(false),
+                _ => None,
+            };
             if still_here {
                 log::debug!("{} gateway from cache: {}", gw.family, gw.location);
                 let index = gw.family as usize;

@@ -1,6 +1,6 @@
 //! What an `open` asks for and what it got, per family: the public view of a lease.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::Error;
 use crate::limits::DEFAULT_LEASE_SECS;
@@ -76,6 +76,9 @@ pub enum PortStatus {
     /// IPv4: the router reports no external address (WAN down, or a reserved WAN address it
     /// will not forward from): a mapping would not be reachable. Nothing was mapped.
     NoExternalAddress,
+    /// This host has no address of the family a router could open for (IPv6: no global
+    /// address, only link-local or unique-local ones; IPv4: none at all). No router was asked.
+    NoLocalAddress,
 }
 
 impl PortStatus {
@@ -94,6 +97,7 @@ impl PortStatus {
             PortStatus::Lost => "lost",
             PortStatus::Closed => "closed",
             PortStatus::NoExternalAddress => "no external address",
+            PortStatus::NoLocalAddress => "no address on this host",
         }
     }
     /// True when peers can reach the port over this family now.
@@ -119,6 +123,14 @@ pub struct FamilyLease {
     pub upnp_code: Option<u16>,
     /// Why, in words (empty when open without remark).
     pub message: String,
+    /// The router this family was asked of (its LOCATION address), when one was found.
+    pub router: Option<IpAddr>,
+    /// True when that router is known not to be this host's default gateway for the family
+    /// (no answer came from the default gateway, or the caller named another router): what it
+    /// opened may not be reachable from the internet.
+    pub not_default_gateway: bool,
+    /// The other UPnP gateways that answered the same discovery.
+    pub other_routers: Vec<IpAddr>,
 }
 
 impl FamilyLease {
@@ -132,7 +144,17 @@ impl FamilyLease {
             route: None,
             upnp_code: None,
             message: String::new(),
+            router: None,
+            not_default_gateway: false,
+            other_routers: Vec::new(),
         }
+    }
+
+    /// Record which router this family is asked of, and how it was chosen.
+    pub(crate) fn asked_of(&mut self, gateway: &crate::gateway::Gateway) {
+        self.router = Some(gateway.location.ip);
+        self.not_default_gateway = gateway.choice.not_default_gateway();
+        self.other_routers = gateway.choice.others.clone();
     }
 
     pub(crate) fn refused(&mut self, status: PortStatus, error: &Error) {
@@ -143,6 +165,31 @@ impl FamilyLease {
         self.lease_secs = 0;
         self.route = None;
     }
+}
+
+/// What `Client::close_port` found and removed over one family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// Nothing of this host's for that port and protocol: nothing was removed.
+    Nothing,
+    /// IPv4: the mappings that were this host's (internal client, internal port, protocol and
+    /// the client's description all ours), whatever their external port; all removed.
+    /// `kept`: mappings to this host's address and port whose description is not ours (made
+    /// by another program on this host), left alone.
+    Mappings {
+        /// Removed.
+        removed: Vec<crate::port_mapping::PortMapping>,
+        /// Pointing here but not ours by description: left alone.
+        kept: Vec<crate::port_mapping::PortMapping>,
+    },
+    /// IPv6: no pinhole of this host's address and port remains. WANIPv6FirewallControl:1
+    /// cannot list pinholes or read one without its id, so whether one existed before cannot be
+    /// known: the tuple is asked for again (the router returns the id of the pinhole it holds,
+    /// or makes one), and that id is deleted.
+    PinholeRemovedOrNone {
+        /// The address and port the pinhole was for.
+        internal: SocketAddr,
+    },
 }
 
 /// Snapshot of a lease.

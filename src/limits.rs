@@ -22,6 +22,13 @@ pub const SSDP_MX: u8 = 1;
 /// (IGD:2 over IGD:1). miniupnpd answers every search target in one burst, so a short window
 /// is enough; configurable per client.
 pub const DEFAULT_DISCOVERY_GRACE: Duration = Duration::from_millis(30);
+/// After another device's answer (a second router, a mesh node, anything that answers SSDP),
+/// how long discovery waits for the host's default gateway to answer. A device answers a
+/// multicast M-SEARCH within a random delay of up to MX seconds (`SSDP_MX`, 1 s); miniupnpd
+/// after a fixed ~50 ms. Waiting less could miss a slow but compliant gateway and hand the
+/// game's requests to the wrong device; the wait is only spent when the gateway is slower than
+/// another device, or is no IGD at all (then the choice among the others is reported).
+pub const DEFAULT_GATEWAY_WAIT: Duration = Duration::from_secs(SSDP_MX as u64);
 /// When no gateway has answered the first SSDP round by then, search again with every target.
 pub const SSDP_SECOND_ROUND: Duration = Duration::from_millis(250);
 /// Whole-discovery budget when the caller gives none. miniupnpd answers in ~50 ms; slow

@@ -102,6 +102,7 @@ pub fn parse_cache(text: &str) -> Vec<Gateway> {
                 manufacturer: String::new(),
                 model_name: String::new(),
                 model_number: String::new(),
+                choice: Default::default(),
             })
         })();
         match parsed {

@@ -214,6 +214,22 @@ impl Gateway {
         Self::entry_from_args(A.name(), &out, None, None)
     }
 
+    /// Every port mapping the router lists (GetGenericPortMappingEntry from index 0 until the
+    /// end of the list), at most `LIST_MAX_ENTRIES`: works on IGDv1 and IGDv2, and no answer
+    /// can outgrow `SOAP_BODY_MAX` as a GetListOfPortMappings of many entries can.
+    pub fn port_mappings(&self, budget: &Budget) -> Result<Vec<PortMapping>, Error> {
+        let mut list = Vec::new();
+        for index in 0..crate::limits::LIST_MAX_ENTRIES {
+            match self.get_generic_port_mapping(index, budget) {
+                Ok(m) => list.push(m),
+                Err(e) if e.is_gone() => return Ok(list),
+                Err(e) => return Err(e),
+            }
+        }
+        log::debug!("port mapping list cut at {} entries", list.len());
+        Ok(list)
+    }
+
     /// GetListOfPortMappings (WANIPConnection:2).
     pub fn list_port_mappings(&self, start: u16, end: u16, protocol: Protocol, manage: bool, max: u16, budget: &Budget) -> Result<Vec<PortMapping>, Error> {
         const A: SoapAction = SoapAction::GetListOfPortMappings;
@@ -274,12 +290,37 @@ impl Gateway {
                     log::info!("AddAnyPortMapping not implemented ({e}): falling back to AddPortMapping");
                     self.add_with_retries(&mut m, budget)?;
                 }
+                Err(e) if e.fault() == Some(Fault::NoPorts) => return self.why_no_ports(m, e, budget),
                 Err(e) => return Err(e),
             }
         } else {
             self.add_with_retries(&mut m, budget)?;
         }
         Ok(m)
+    }
+
+    /// After AddAnyPortMapping answered 728 (no free port mappings): ask AddPortMapping for the
+    /// port wanted, whose answer tells the real reason. miniupnpd (2.3.1, 2.3.9) answers 728 to
+    /// AddAnyPortMapping when its permission rules refuse the request on every external port it
+    /// tries (e.g. internal port 80 where only 1024-65535 is allowed), while AddPortMapping
+    /// answers 606 for the same request, as upnpc reports. A 606 is returned as the reason; a
+    /// success is a mapping (the 728 was wrong); anything else (718: that port is taken) leaves
+    /// the 728 as the answer.
+    fn why_no_ports(&self, m: PortMapping, no_ports: Error, budget: &Budget) -> Result<PortMapping, Error> {
+        match self.add_port_mapping(&m, budget) {
+            Ok(()) => {
+                log::info!("{no_ports}; AddPortMapping of port {} then succeeded", m.external_port);
+                Ok(m)
+            }
+            Err(e) if e.fault() == Some(Fault::NotAuthorized) => {
+                log::debug!("{no_ports}; AddPortMapping says why: {e}");
+                Err(e)
+            }
+            Err(e) => {
+                log::debug!("{no_ports}; AddPortMapping of port {} answered {e}", m.external_port);
+                Err(no_ports)
+            }
+        }
     }
 
     /// Read back what the router holds for a mapping just made (that it exists, points to us,

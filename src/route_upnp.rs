@@ -13,7 +13,7 @@ use crate::engine::{Holding, Outcome, Task};
 use crate::error::Error;
 use crate::gateway::{choose_local_addr, Gateway};
 use crate::gateway_cache::{lock, GatewayCache};
-use crate::lease::{FamilyLease, OpenRequest, PortStatus};
+use crate::lease::{Closed, FamilyLease, OpenRequest, PortStatus};
 use crate::limits::{LEFTOVER_PINHOLE_LEASE_SECS, MAPPING_LEASE_MAX_SECS, PINHOLE_LEASE_MAX_SECS};
 use crate::persist::JournalEntry;
 use crate::pinhole::Pinhole;
@@ -154,42 +154,58 @@ impl UpnpRoute {
     }
 
     /// Remove what this host holds for `port` over `family` without a lease (a run killed
-    /// without a journal): the mapping of external port `port` only if it points to this host,
-    /// the pinhole of this host's address and `port` (found by its tuple). Whether something was
-    /// removed.
-    pub(crate) fn close_port(&self, family: Family, protocol: Protocol, port: u16) -> Result<bool, Error> {
+    /// without a journal). IPv4: every mapping to this host's address and internal `port` with
+    /// `protocol` and our description, whatever its external port (the router may have moved it:
+    /// another host held `port`); mappings of other hosts are never touched. IPv6: the pinhole of
+    /// this host's address and `port`, found by its tuple (see [`Closed::PinholeRemovedOrNone`]).
+    pub(crate) fn close_port(&self, family: Family, protocol: Protocol, port: u16) -> Result<Closed, Error> {
         let gw = self.gateway(family, false)?;
-        let entry = match (family, gw.local_addr) {
-            (Family::V4, IpAddr::V4(me)) => {
-                let held = match gw.get_specific_port_mapping(None, port, protocol, &self.budget()) {
-                    Ok(m) => m,
-                    Err(e) if e.is_gone() => return Ok(false),
+        let budget = self.closing_budget();
+        match gw.local_addr {
+            IpAddr::V4(me) if family == Family::V4 => {
+                let ours = |m: &PortMapping| m.internal_client == me && m.internal_port == port && m.protocol == protocol;
+                // The common case first: still on the external port asked for.
+                let mut found = match gw.get_specific_port_mapping(None, port, protocol, &budget) {
+                    Ok(m) if ours(&m) => vec![m],
+                    Ok(_) => Vec::new(),
+                    Err(e) if e.is_gone() => Vec::new(),
                     Err(e) => return Err(e),
                 };
-                if held.internal_client != me {
-                    return Err(Error::InvalidArgument(format!("port {port}/{protocol} is mapped to {}, not to this host ({me})", held.internal_client)));
+                if found.iter().all(|m| m.description != self.config.description) {
+                    // Moved elsewhere (or never ours here): the router's whole list, bounded.
+                    found = gw.port_mappings(&budget)?.into_iter().filter(|m| ours(m)).collect();
                 }
-                JournalEntry::Mapping {
-                    control: gw.wan_service("DeletePortMapping")?.clone(),
-                    local: gw.local_addr,
-                    external_port: port,
-                    protocol,
-                    internal_client: me,
-                    internal_port: held.internal_port,
-                    description: held.description,
+                let (mine, kept): (Vec<PortMapping>, Vec<PortMapping>) = found.into_iter().partition(|m| m.description == self.config.description);
+                for m in &kept {
+                    log::info!(
+                        "mapping {}/{} -> {me}:{port} kept: its description {:?} is not ours ({:?})",
+                        m.external_port,
+                        protocol,
+                        m.description,
+                        self.config.description
+                    );
                 }
+                let mut removed = Vec::new();
+                for m in mine {
+                    match gw.delete_port_mapping(None, m.external_port, protocol, &budget) {
+                        Ok(()) => {}
+                        Err(e) if e.is_gone() => continue, // expired meanwhile: nothing removed
+                        Err(e) => return Err(e),
+                    }
+                    log::info!("removed mapping {}/{protocol} -> {me}:{port}", m.external_port);
+                    removed.push(m);
+                }
+                Ok(if removed.is_empty() && kept.is_empty() { Closed::Nothing } else { Closed::Mappings { removed, kept } })
             }
-            (Family::V6, IpAddr::V6(me)) => JournalEntry::Pinhole {
-                control: gw.firewall_service("DeletePinhole")?.clone(),
-                local: gw.local_addr,
-                id: 0,
-                protocol,
-                internal_client: me,
-                internal_port: port,
-            },
-            _ => return Err(Error::InvalidArgument(format!("no {family} address toward the gateway"))),
-        };
-        self.remove_leftover(&entry)
+            IpAddr::V6(me) if family == Family::V6 => {
+                let tuple =
+                    Pinhole { remote_host: None, remote_port: 0, internal_client: me, internal_port: port, protocol, lease_secs: LEFTOVER_PINHOLE_LEASE_SECS };
+                let id = self.delete_pinhole_by_tuple(&gw, &tuple, &budget)?;
+                log::info!("pinhole for [{me}]:{port}/{protocol} removed (id {id}), or none existed: UPnP cannot tell");
+                Ok(Closed::PinholeRemovedOrNone { internal: SocketAddr::from((me, port)) })
+            }
+            _ => Err(Error::InvalidArgument(format!("no {family} address toward the gateway"))),
+        }
     }
 
     /// Open one family of a lease: gateway (cached or discovered), then the action. A cached
@@ -204,12 +220,14 @@ impl UpnpRoute {
                 Err(e) => {
                     let status = match e {
                         Error::NoGateway(_) | Error::Timeout(_) => PortStatus::NoGateway,
+                        Error::NoLocalAddress(_) => PortStatus::NoLocalAddress,
                         _ => PortStatus::Failed,
                     };
                     fl.refused(status, &e);
                     return (fl, None);
                 }
             };
+            fl.asked_of(&gw);
             let budget = Budget::new(self.config.action_timeout, cancel);
             let result = match family {
                 Family::V4 => self.open_v4(req, description, &gw, &mut fl, &budget),

@@ -13,6 +13,14 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family of an address.
+    pub fn of(ip: &std::net::IpAddr) -> Family {
+        if ip.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
     /// "IPv4" or "IPv6".
     pub fn name(self) -> &'static str {
         match self {

@@ -6,12 +6,12 @@
 
 mod fake_pcp;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use fake_pcp::{announce, map_answer, natpmp_address_answer, natpmp_map_answer, FakePcp, Reply, Source};
-use portopen::pcp::net::{self, AnnounceWatch, ExchangeError, Schedule};
-use portopen::pcp::wire::{epoch_lost_state, Announcement, MapRequest, NatPmpMapRequest, NatPmpResult, PcpAnswer, PcpResult, Verdict};
+use fake_pcp::{map_answer, natpmp_address_answer, natpmp_map_answer, FakePcp, Reply, Source};
+use portopen::pcp::net::{self, ExchangeError, Schedule};
+use portopen::pcp::wire::{epoch_lost_state, MapRequest, NatPmpMapRequest, NatPmpResult, PcpAnswer, PcpResult, Verdict};
 use portopen::{Budget, CancelToken, Protocol};
 
 const EXT: Ipv4Addr = Ipv4Addr::new(11, 0, 0, 1);
@@ -213,55 +213,66 @@ fn natpmp_answers_for_another_port_or_protocol_are_ignored() {
     assert_eq!(out.address, None);
 }
 
-#[test]
-fn a_flood_of_announces_is_read_in_bounded_looks() {
-    // Port 5350 is fixed: the flood runs in a network namespace of its own (root), so nothing
-    // else on this machine shares the port or hears it.
-    let Some(result) = in_private_netns(|| {
-        let watch = AnnounceWatch::open(IpAddr::V4(Ipv4Addr::LOCALHOST)).expect("ANNOUNCE listener");
-        let server = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5351)).unwrap();
-        let stranger = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
-        let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5350);
-        for i in 0..2000u32 {
-            server.send_to(&announce(i), to).unwrap();
-            server.send_to(&[0xff; 1200], to).unwrap();
-            stranger.send_to(&announce(1), to).unwrap();
-        }
-        let mut looks = Vec::new();
-        loop {
-            let started = Instant::now();
-            let heard = watch.heard();
-            looks.push((heard, started.elapsed()));
-            if looks.last().unwrap().0.is_empty() || looks.len() > 10_000 {
-                break;
-            }
-        }
-        looks
-    }) else {
-        eprintln!("skipped: a private network namespace needs root (unshare CLONE_NEWNET)");
-        return;
-    };
-    let total: usize = result.iter().map(|(h, _)| h.len()).sum();
-    assert!(total > 0, "nothing heard");
-    for (heard, took) in &result {
-        assert!(heard.len() <= portopen::limits::PCP_ANNOUNCE_READS_MAX);
-        assert!(*took < Duration::from_millis(50), "one look took {took:?}");
-        assert!(heard.iter().all(|(from, a)| from.port() == 5351 && matches!(a, Announcement::Pcp { .. })));
-    }
-}
+// Needs a private network namespace (unshare): Linux only.
+#[cfg(target_os = "linux")]
+mod announce_flood {
+    use std::net::SocketAddrV4;
 
-/// Run `f` on a thread in a new network namespace with loopback up; None without the privilege.
-fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    std::thread::spawn(move || {
-        // SAFETY: unshare affects only this thread's namespaces.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-            return None;
+    use super::*;
+    use fake_pcp::announce;
+    use portopen::pcp::net::AnnounceWatch;
+    use portopen::pcp::wire::Announcement;
+
+    #[test]
+    fn a_flood_of_announces_is_read_in_bounded_looks() {
+        // Port 5350 is fixed: the flood runs in a network namespace of its own (root), so nothing
+        // else on this machine shares the port or hears it.
+        let Some(result) = in_private_netns(|| {
+            let watch = AnnounceWatch::open(IpAddr::V4(Ipv4Addr::LOCALHOST)).expect("ANNOUNCE listener");
+            let server = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5351)).unwrap();
+            let stranger = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+            let to = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 5350);
+            for i in 0..2000u32 {
+                server.send_to(&announce(i), to).unwrap();
+                server.send_to(&[0xff; 1200], to).unwrap();
+                stranger.send_to(&announce(1), to).unwrap();
+            }
+            let mut looks = Vec::new();
+            loop {
+                let started = Instant::now();
+                let heard = watch.heard();
+                looks.push((heard, started.elapsed()));
+                if looks.last().unwrap().0.is_empty() || looks.len() > 10_000 {
+                    break;
+                }
+            }
+            looks
+        }) else {
+            eprintln!("skipped: a private network namespace needs root (unshare CLONE_NEWNET)");
+            return;
+        };
+        let total: usize = result.iter().map(|(h, _)| h.len()).sum();
+        assert!(total > 0, "nothing heard");
+        for (heard, took) in &result {
+            assert!(heard.len() <= portopen::limits::PCP_ANNOUNCE_READS_MAX);
+            assert!(*took < Duration::from_millis(50), "one look took {took:?}");
+            assert!(heard.iter().all(|(from, a)| from.port() == 5351 && matches!(a, Announcement::Pcp { .. })));
         }
-        // A child process forked from this thread starts in its namespace.
-        let up = std::process::Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip");
-        assert!(up.success());
-        Some(f())
-    })
-    .join()
-    .unwrap()
+    }
+
+    /// Run `f` on a thread in a new network namespace with loopback up; None without the privilege.
+    fn in_private_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        std::thread::spawn(move || {
+            // SAFETY: unshare affects only this thread's namespaces.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return None;
+            }
+            // A child process forked from this thread starts in its namespace.
+            let up = std::process::Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip");
+            assert!(up.success());
+            Some(f())
+        })
+        .join()
+        .unwrap()
+    }
 }

@@ -232,3 +232,24 @@ fn pinhole_requests_use_canonical_text_and_never_an_empty_port() {
     let (_fake, gw4) = v4_gateway();
     assert!(matches!(gw4.add_pinhole(&pinhole(40000), &budget()), Err(Error::NotSupported(_))));
 }
+
+#[test]
+fn a_728_to_add_any_port_mapping_is_checked_with_add_port_mapping_for_the_real_reason() {
+    // A 606 from AddPortMapping is the reason given (the router's rules refuse the request).
+    let (fake, gw) = v4_gateway();
+    fake.fault_times("AddAnyPortMapping", Fault::Upnp(728), 1);
+    fake.fault_times("AddPortMapping", Fault::Upnp(606), 1);
+    let e = gw.add_mapping(&mapping(5100), &budget()).unwrap_err();
+    assert_eq!(e.upnp_code(), Some(606), "{e}");
+    assert!(e.to_string().starts_with("AddPortMapping: router answered 606"), "{e}");
+    // 718 (that one port is taken): the 728 stands.
+    fake.fault_times("AddAnyPortMapping", Fault::Upnp(728), 1);
+    fake.fault_times("AddPortMapping", Fault::Upnp(718), 1);
+    let e = gw.add_mapping(&mapping(5101), &budget()).unwrap_err();
+    assert_eq!(e.upnp_code(), Some(728), "{e}");
+    // AddPortMapping succeeds: the mapping is made, on the port asked.
+    fake.fault_times("AddAnyPortMapping", Fault::Upnp(728), 1);
+    let m = gw.add_mapping(&mapping(5102), &budget()).unwrap();
+    assert_eq!(m.external_port, 5102);
+    assert!(fake.model().mappings.keys().any(|(port, _)| *port == 5102), "the router holds it");
+}

@@ -1,6 +1,8 @@
 //! One background thread per client, whatever the number of leases (issue 8's target), checked
 //! by the names of this process's threads. Its own test binary: no other test's client runs in
 //! this process while it counts.
+// Threads are counted by name from /proc/self/task: Linux only.
+#![cfg(target_os = "linux")]
 
 mod fake_igd;
 

@@ -2,6 +2,8 @@
 //! lease, recovered after a router restart, closed without leftovers, several hosts on one
 //! port, the CGNAT router, the cache, and the router grade (the CLI's lab tests are in
 //! cli/tests). Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 
@@ -266,4 +268,55 @@ fn check_grades_a_c_and_d() {
             _ => assert!(report.v6_discovery_error.is_some() && report.v4_discovery_error.is_some()),
         }
     }
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn after_a_crash_close_port_removes_our_moved_mapping_and_leaves_the_other_hosts_alone() {
+    let lab = Lab::up("default");
+    let other = lab.add_hosts(1).remove(0);
+    // Another host holds external port 44700 first.
+    let out = lab.exec(&other.name, &["upnpc", "-m", "eth0", "-e", "other-host", "-a", &other.v4.to_string(), "44700", "44700", "UDP", "600"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is redirected to internal"), "{}", String::from_utf8_lossy(&out.stdout));
+    // This host opens 44700: the router moves it to another external port. Then it "crashes":
+    // no close, no journal, no renewals (keep-alive off), the client is never dropped.
+    let mut config = lab.config();
+    config.keep_alive = false;
+    let info = lab.in_lan(move || {
+        let client: &'static Client = Box::leak(Box::new(Client::new(config).unwrap()));
+        let lease = client.open(&request(44700, 600)).unwrap();
+        let info = lease.info();
+        std::mem::forget(lease);
+        info
+    });
+    let moved = info.v4.external.expect("IPv4 open").port();
+    assert_ne!(moved, 44700, "{:?}", info.v4);
+    assert!(lab.reach_to("udp", "11.0.0.1", moved, "0.0.0.0", 44700), "our moved mapping works");
+    assert!(lab.router_rules().iter().any(|r| r.contains(&format!("dport {moved}"))), "{:?}", lab.router_rules());
+    // A new run closes port 44700 knowing nothing: it finds our mapping on its moved port.
+    let config = lab.config();
+    let (first, second) = lab.in_lan(move || {
+        let client: &'static Client = Box::leak(Box::new(Client::new(config).unwrap()));
+        let both = [Family::V4, Family::V6];
+        (client.close_port(Protocol::Udp, 44700, &both), client.close_port(Protocol::Udp, 44700, &both))
+    });
+    let v4 = |r: &Vec<(Family, Result<portopen::Closed, portopen::Error>)>| r.iter().find(|(f, _)| *f == Family::V4).unwrap().1.clone().unwrap();
+    let v6 = |r: &Vec<(Family, Result<portopen::Closed, portopen::Error>)>| r.iter().find(|(f, _)| *f == Family::V6).unwrap().1.clone().unwrap();
+    match v4(&first) {
+        portopen::Closed::Mappings { removed, kept } => {
+            assert_eq!(removed.iter().map(|m| m.external_port).collect::<Vec<_>>(), vec![moved], "{removed:?}");
+            assert!(kept.is_empty(), "{kept:?}");
+        }
+        other => panic!("IPv4: {other:?}"),
+    }
+    assert_eq!(v6(&first), portopen::Closed::PinholeRemovedOrNone { internal: "[2001:db8:1::100]:44700".parse().unwrap() });
+    assert_eq!(v4(&second), portopen::Closed::Nothing, "a second close finds nothing to remove");
+    let rules = lab.router_rules();
+    assert!(rules.iter().all(|r| !r.contains(&format!("dport {moved}"))), "our mapping is gone: {rules:?}");
+    assert!(rules.iter().any(|r| r.contains("44700") && r.contains(&other.v4.to_string())), "the other host's mapping is kept: {rules:?}");
+    assert!(!lab.reach_v6("udp", 44700), "no pinhole left");
+    // The CLI says the same in words.
+    let out = lab.exec("lan", &[labkit::cli(), "close", "udp", "44700"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nothing to remove") && text.contains("(or none existed: UPnP cannot tell)"), "{text}");
 }

@@ -5,6 +5,8 @@
 //! Afterwards nothing is left on the router and nothing in the test process (descriptors,
 //! threads; memory growth measured). Needs root and the lab: run by scripts/test.sh
 //! (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns) and read /proc.
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

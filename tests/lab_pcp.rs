@@ -3,6 +3,8 @@
 //! (the lease engine does not use them yet): what each exchange makes on the router is proven with
 //! packets from `wan` and its nftables rules. Needs root and the lab packages: run by
 //! scripts/test.sh (`cargo test -- --include-ignored`). Every exchange runs in the `lan` namespace.
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

@@ -3,6 +3,8 @@
 //! recovery backs off, and comes back when the router does), and the host's IPv6 address
 //! changes (the pinhole moves to the new address). Needs root and the lab: run by
 //! scripts/test.sh (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

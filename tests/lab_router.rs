@@ -2,6 +2,8 @@
 //! what really happened: the router's answers, its nftables rules, packets from `wan`, and the
 //! reference client `upnpc`. Needs root and the lab packages: run by scripts/test.sh
 //! (`cargo test -- --include-ignored`). Every client call runs inside the lab's `lan` namespace.
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 
@@ -269,4 +271,29 @@ fn upnpc_sees_our_mapping_and_we_delete_its_pinhole() {
     lab.in_lan(move || gw6.delete_pinhole(id, &budget())).expect("portopen deletes upnpc's pinhole");
     assert!(!lab.reach_v6("udp", 43001), "gone after our DeletePinhole");
     lab.in_lan(move || gw4.delete_port_mapping(None, 43000, Protocol::Udp, &budget())).unwrap();
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_port_the_routers_rules_refuse_is_reported_with_the_routers_606_not_728() {
+    // The lab allows mappings to LAN ports 1024-65535 only. For internal port 80 miniupnpd's
+    // AddAnyPortMapping tries every external port, is refused by the rule each time, and answers
+    // 728 "no free port mappings"; AddPortMapping for the same request answers 606 (what upnpc
+    // reports). The game is told the router's real reason: 606, not authorized.
+    let lab = Lab::up("default");
+    let config = lab.config();
+    let info = lab.in_lan(move || {
+        let client = portopen::Client::new(config).unwrap();
+        let request = portopen::OpenRequest { v6: false, lease_secs: 60, ..portopen::OpenRequest::new(Protocol::Udp, 80) };
+        let info = client.open(&request).unwrap().info();
+        Box::leak(Box::new(client));
+        info
+    });
+    assert_eq!(info.v4.status, portopen::PortStatus::NotAuthorized, "{:?}", info.v4);
+    assert_eq!(info.v4.upnp_code, Some(606), "{:?}", info.v4);
+    assert!(info.v4.message.contains("606"), "{}", info.v4.message);
+    // And upnpc, the reference client, gets the same code for the same request.
+    let out = lab.exec("lan", &["upnpc", "-m", "eth0", "-a", "192.168.77.100", "80", "80", "UDP", "60"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("606"), "upnpc: {text}");
 }

@@ -6,6 +6,8 @@
 //! clock are set here, since they are what each test is about.
 //!
 //! Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

@@ -9,6 +9,8 @@
 //!   sets the asked lease. The router must end up holding the lease asked for.
 //!
 //! Needs root and the lab: run by scripts/test.sh (`--include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 

@@ -48,6 +48,7 @@ enum class Status : uint32_t {
   NotSupported = PORTOPEN_STATUS_NOT_SUPPORTED,
   BufferTooSmall = PORTOPEN_STATUS_BUFFER_TOO_SMALL,
   NoEvent = PORTOPEN_STATUS_NO_EVENT,
+  NoLocalAddress = PORTOPEN_STATUS_NO_LOCAL_ADDRESS,
   InternalError = PORTOPEN_STATUS_INTERNAL_ERROR,
 };
 
@@ -77,6 +78,7 @@ enum class PortStatus : uint32_t {
   Lost = PORTOPEN_PORT_STATUS_LOST,
   Closed = PORTOPEN_PORT_STATUS_CLOSED,
   NoExternalAddress = PORTOPEN_PORT_STATUS_NO_EXTERNAL_ADDRESS,
+  NoLocalAddress = PORTOPEN_PORT_STATUS_NO_LOCAL_ADDRESS,
 };
 
 enum class EventKind : uint32_t {
@@ -251,6 +253,9 @@ struct FamilyState {
   Address external;  ///< what peers send to; empty when not open
   uint32_t lease_secs = 0;
   int32_t upnp_code = 0;
+  Address router;                    ///< the router asked (its LOCATION address); empty when none
+  bool not_default_gateway = false;  ///< that router is known not to be the default gateway
+  uint8_t other_routers = 0;         ///< other UPnP gateways that answered the same discovery
   Route route = Route::None;  ///< the protocol that opened it
 };
 
@@ -395,6 +400,12 @@ class Lease {
     out.internal_port = c.internal_port;
     out.v4 = state(c.v4);
     out.v6 = state(c.v6);
+    out.v4.router = Address(c.v4_router);
+    out.v6.router = Address(c.v6_router);
+    out.v4.not_default_gateway = c.v4_not_default_gateway != 0;
+    out.v6.not_default_gateway = c.v6_not_default_gateway != 0;
+    out.v4.other_routers = c.v4_other_routers;
+    out.v6.other_routers = c.v6_other_routers;
     out.v4.route = static_cast<Route>(c.v4_route);
     out.v6.route = static_cast<Route>(c.v6_route);
     return out;

@@ -64,7 +64,8 @@ options:
   --v4, --v6            only this family (default both; --family v4|v6|both also works)
   --timeout MS          discovery budget (default 2000)
   --action-timeout MS   budget of one router action (default 3000)
-  --router ADDR         also send a unicast search to ADDR (port 1900 unless given)
+  --router ADDR         use this router and no other for its family (searched by unicast
+                        too, port 1900 unless given); default: the default gateway's
   --no-multicast        only unicast searches (--router, default gateway)
   --interface NAME      search on this interface only (repeatable; it must be up, with an address)
   --route upnp|pcp|natpmp
@@ -161,7 +162,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                 if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
                     return Err(format!("--router: '{text}' is not a router's address"));
                 }
-                a.config.discovery.unicast.push(addr);
+                a.config.discovery.router = Some(addr);
             }
             "--no-multicast" => a.config.discovery.multicast = false,
             "--route" => {
@@ -242,6 +243,10 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
     if a.command == "close" && a.port == 0 && a.config.journal_file.is_none() {
         return Err("close needs <udp|tcp> <port> or --journal FILE".into());
     }
+    // `discover -v`: listen through the discovery's budget, to list every gateway that answers.
+    if a.command == "discover" && a.verbosity > 0 {
+        a.config.discovery.collect_all = true;
+    }
     Ok(a)
 }
 
@@ -275,7 +280,21 @@ fn gateway_json(gw: &Gateway) -> J {
         ("wan_control_url", J::opt(gw.wan.as_ref(), |s| J::s(s.control_url.to_string()))),
         ("firewall_service", J::Bool(gw.firewall.is_some())),
         ("firewall_control_url", J::opt(gw.firewall.as_ref(), |s| J::s(s.control_url.to_string()))),
+        ("default_gateway", J::opt(gw.choice.default_gateway, J::Bool)),
+        ("other_gateways", J::Arr(gw.choice.others.iter().map(|ip| J::s(ip.to_string())).collect())),
     ])
+}
+
+/// Which router, in words: a warning when it is known not to be the default gateway, and the
+/// other gateways that answered.
+fn router_remarks(family: Family, router: std::net::IpAddr, not_default_gateway: bool, others: &[std::net::IpAddr]) {
+    if not_default_gateway {
+        out!("{family}: warning: the router used ({router}) is not this host's default gateway: what it opens may not be reachable from the internet");
+    }
+    if !others.is_empty() {
+        let list: Vec<String> = others.iter().map(|ip| ip.to_string()).collect();
+        out!("{family}: other UPnP gateways answered too: {} (not used)", list.join(", "));
+    }
 }
 
 fn print_gateway(gw: &Gateway) {
@@ -289,6 +308,13 @@ fn print_gateway(gw: &Gateway) {
     if let Some(fw) = &gw.firewall {
         out!("  service:  {} at {}", fw.kind.name(), fw.control_url);
     }
+    let role = match gw.choice.default_gateway {
+        Some(true) => "this host's default gateway",
+        Some(false) => "NOT this host's default gateway",
+        None => "not known whether it is this host's default gateway",
+    };
+    out!("  role:     {role}");
+    router_remarks(gw.family, gw.location.ip, gw.choice.not_default_gateway(), &gw.choice.others);
 }
 
 fn family_lease_json(fl: &FamilyLease) -> J {
@@ -303,6 +329,9 @@ fn family_lease_json(fl: &FamilyLease) -> J {
         ("route", J::opt(fl.route, |r| J::s(r.tag()))),
         ("upnp_code", J::opt(fl.upnp_code, |c| J::Num(c as f64))),
         ("message", J::s(fl.message.clone())),
+        ("router", J::opt(fl.router, |ip| J::s(ip.to_string()))),
+        ("not_default_gateway", J::Bool(fl.not_default_gateway)),
+        ("other_routers", J::Arr(fl.other_routers.iter().map(|ip| J::s(ip.to_string())).collect())),
     ])
 }
 
@@ -323,6 +352,9 @@ fn print_family_lease(fl: &FamilyLease, wished_port: u16) {
     if !fl.status.is_open() {
         let why = if fl.message.is_empty() { fl.status.name() } else { fl.message.as_str() };
         out!("{}: not open — {why}", fl.family);
+        if let Some(router) = fl.router {
+            router_remarks(fl.family, router, fl.not_default_gateway, &fl.other_routers);
+        }
         return;
     }
     let mut line = format!("{}: {}", fl.family, fl.status.name());
@@ -337,10 +369,16 @@ fn print_family_lease(fl: &FamilyLease, wished_port: u16) {
     if let Some(ext) = fl.external.filter(|e| fl.family == Family::V4 && e.port() != wished_port) {
         line.push_str(&format!(" — port {wished_port} was taken on the router; peers use {}", ext.port()));
     }
+    if let Some(router) = fl.router {
+        line.push_str(&format!(" via router {router}"));
+    }
     if !fl.message.is_empty() {
         line.push_str(&format!(" — {}", fl.message));
     }
     out!("{line}");
+    if let Some(router) = fl.router {
+        router_remarks(fl.family, router, fl.not_default_gateway, &fl.other_routers);
+    }
 }
 
 fn event_json(e: &Event) -> J {
@@ -582,9 +620,20 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
     }
     let mut failed = false;
     for (family, result) in client.close_port(a.protocol, a.port, &families(a)) {
+        // What was removed, in words; `removed`: something is known to have been removed.
         let (removed, message) = match &result {
-            Ok(true) => (true, String::new()),
-            Ok(false) => (false, "nothing of this host's was open there".to_string()),
+            Ok(portopen::Closed::Nothing) => (false, format!("nothing to remove: this host holds no {} mapping for port {}", a.protocol, a.port)),
+            Ok(portopen::Closed::Mappings { removed, kept }) => {
+                let mut words: Vec<String> = removed
+                    .iter()
+                    .map(|m| format!("removed external port {}/{} -> {}:{}", m.external_port, m.protocol, m.internal_client, m.internal_port))
+                    .collect();
+                words.extend(kept.iter().map(|m| format!("kept external port {} (description {:?} is not ours)", m.external_port, m.description)));
+                (!removed.is_empty(), words.join("; "))
+            }
+            Ok(portopen::Closed::PinholeRemovedOrNone { internal }) => {
+                (false, format!("pinhole for {internal}/{} removed (or none existed: UPnP cannot tell)", a.protocol))
+            }
             Err(e) => {
                 failed = true;
                 (false, e.to_string())
@@ -595,8 +644,6 @@ fn cmd_close(a: &Args, client: &Client) -> ExitCode {
                 "{}",
                 J::Obj(vec![("type", J::s("close")), ("family", J::s(family_name(family))), ("removed", J::Bool(removed)), ("message", J::s(message))]).line()
             );
-        } else if removed {
-            out!("{family}: removed {}/{}", a.port, a.protocol);
         } else {
             out!("{family}: {message}");
         }

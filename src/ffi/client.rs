@@ -61,7 +61,7 @@ fn config_from_c(c: &portopen_config) -> Result<ClientConfig, Error> {
     discovery.multicast = c.no_multicast == 0;
     discovery.default_gateway = c.no_default_gateway == 0;
     if let Some(router) = opt_str(c.router, "config->router")? {
-        discovery.unicast.push(router_arg(router)?);
+        discovery.router = Some(router_arg(router)?);
     }
     if let Some(name) = opt_str(c.interface_name, "config->interface_name")? {
         discovery.interfaces.push(name.to_string());

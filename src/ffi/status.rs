@@ -41,6 +41,9 @@ pub enum portopen_status {
     BufferTooSmall = 11,
     /// `portopen_client_poll_event`: the queue is empty. Not an error: last_error is unchanged.
     NoEvent = 12,
+    /// This host has no address of the family to open for (no global IPv6 address, no IPv4
+    /// address): nothing was sent, no router was asked.
+    NoLocalAddress = 13,
     /// A bug inside portopen was caught at the API boundary (a Rust panic). The library is
     /// still usable; please report the last_error text.
     InternalError = 99,
@@ -52,6 +55,7 @@ impl portopen_status {
             Error::Timeout(_) => portopen_status::Timeout,
             Error::Cancelled => portopen_status::Cancelled,
             Error::NoGateway(_) => portopen_status::NoGateway,
+            Error::NoLocalAddress(_) => portopen_status::NoLocalAddress,
             Error::NoService(_) => portopen_status::NoService,
             Error::Io { .. } => portopen_status::IoError,
             Error::HttpStatus { .. } => portopen_status::HttpError,
@@ -78,6 +82,7 @@ impl portopen_status {
             NotSupported,
             BufferTooSmall,
             NoEvent,
+            NoLocalAddress,
             InternalError,
         ]
         .into_iter()
@@ -101,6 +106,7 @@ impl portopen_status {
             NotSupported => "PORTOPEN_STATUS_NOT_SUPPORTED\0",
             BufferTooSmall => "PORTOPEN_STATUS_BUFFER_TOO_SMALL\0",
             NoEvent => "PORTOPEN_STATUS_NO_EVENT\0",
+            NoLocalAddress => "PORTOPEN_STATUS_NO_LOCAL_ADDRESS\0",
             InternalError => "PORTOPEN_STATUS_INTERNAL_ERROR\0",
         }
     }

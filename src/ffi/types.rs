@@ -85,6 +85,9 @@ pub enum portopen_port_status {
     /// IPv4: the router reports no external address (WAN down, or a reserved WAN address it will
     /// not forward from): a mapping would not be reachable. Nothing was mapped.
     NoExternalAddress = 12,
+    /// This host has no address of the family a router could open for (IPv6: no global
+    /// address; IPv4: none). No router was asked.
+    NoLocalAddress = 13,
 }
 
 /// What happened to one family of a lease (`portopen_event.kind`).
@@ -157,8 +160,11 @@ pub struct portopen_config {
     pub cache_file: *const c_char,
     /// Journal of what is open; leftovers found there at creation are removed (NULL: none).
     pub journal_file: *const c_char,
-    /// Also search this address by unicast: "192.168.1.1", "192.168.1.1:1900",
-    /// "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). NULL: none.
+    /// Use this router and no other for the family of its address: it is also searched by
+    /// unicast, and only answers from it (responder or LOCATION host) are accepted. "192.168.1.1",
+    /// "192.168.1.1:1900", "[fe80::1%2]:1900" or "2001:db8::1" (port 1900 when omitted). The
+    /// other family chooses as usual (its default gateway). NULL: the default gateway of each
+    /// family is preferred, another IGD is used (and reported) only when it does not answer.
     pub router: *const c_char,
     /// Send multicast searches only on this interface (e.g. "eth0"). NULL: every interface.
     pub interface_name: *const c_char,
@@ -248,8 +254,23 @@ pub struct portopen_lease_info {
     pub protocol: u32,
     /// The port the game listens on: the one asked to be opened. (Added with `protocol`.)
     pub internal_port: u16,
+    /// Non-zero: the router IPv4 was asked of is known not to be this host's default gateway
+    /// (the default gateway did not answer discovery, or `config->router` named another): what
+    /// it opened may not be reachable from the internet. (Added with the router fields below.)
+    pub v4_not_default_gateway: u8,
+    /// The same for IPv6 (the default router).
+    pub v6_not_default_gateway: u8,
+    /// How many other UPnP gateways answered the IPv4 discovery before the choice (up to 255).
+    pub v4_other_routers: u8,
+    /// The same for IPv6.
+    pub v6_other_routers: u8,
+    /// The router IPv4 was asked of: its LOCATION address (port 0); family 0 when none was
+    /// found.
+    pub v4_router: portopen_addr,
+    /// The router IPv6 was asked of (its LOCATION address, often its global LAN address).
+    pub v6_router: portopen_addr,
     /// A `portopen_route` value: the protocol that opened the IPv4 family. (Added after
-    /// `internal_port`; filled only when the caller's `struct_size` covers it.)
+    /// `v6_router`; filled only when the caller's `struct_size` covers it.)
     pub v4_route: u32,
     /// A `portopen_route` value: the protocol that opened the IPv6 family. (Added with `v4_route`.)
     pub v6_route: u32,
@@ -358,6 +379,7 @@ pub(crate) fn port_status_to_c(status: PortStatus) -> u32 {
         PortStatus::Lost => C::Lost,
         PortStatus::Closed => C::Closed,
         PortStatus::NoExternalAddress => C::NoExternalAddress,
+        PortStatus::NoLocalAddress => C::NoLocalAddress,
     }) as u32
 }
 

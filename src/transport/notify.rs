@@ -11,6 +11,7 @@ use crate::gateway::Gateway;
 use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_NOTIFY_READS_MAX};
 use crate::parse::ssdp::{parse_notify, NotifyKind};
 use crate::parse::url::HttpUrl;
+use crate::platform;
 
 const SSDP_PORT: u16 = 1900;
 const SSDP_V4: Ipv4Addr = Ipv4Addr::new(239, 255, 255, 250);
@@ -42,8 +43,21 @@ impl NotifyWatch {
         let mut buf = [0u8; SSDP_DATAGRAM_MAX + 1];
         let mut news = None;
         for _ in 0..SSDP_NOTIFY_READS_MAX {
-            let Ok((n, _from)) = self.socket.recv_from(&mut buf) else { break };
-            let Ok(notify) = parse_notify(&buf[..n]) else { continue };
+            // Only "nothing waiting" ends the look early: an oversized datagram, an ICMP error
+            // or another failed read is one datagram lost, not the end of what arrived.
+            let datagram = match platform::recv_datagram(&self.socket, &mut buf) {
+                Ok(d) => d,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    log::debug!("SSDP NOTIFY: receive failed ({e}); reading on");
+                    continue;
+                }
+            };
+            if datagram.truncated {
+                log::debug!("SSDP NOTIFY: ignoring datagram from {}: larger than {SSDP_DATAGRAM_MAX} bytes", datagram.from);
+                continue;
+            }
+            let Ok(notify) = parse_notify(&buf[..datagram.len]) else { continue };
             // ssdp:update announces a BOOTID change without a reboot; a byebye carries none.
             let (NotifyKind::Alive, Some(boot)) = (notify.kind, notify.boot_id) else { continue };
             let about_ours = notify.location.as_deref().and_then(|l| HttpUrl::parse(l).ok()).is_some_and(|u| u.socket_addr().ip() == self.location.ip());

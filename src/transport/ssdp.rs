@@ -43,6 +43,14 @@ pub struct SearchSpec {
     pub grace: Duration,
     /// Diagnostics: listen until the deadline and keep every answer.
     pub collect_all: bool,
+    /// Addresses of the device wanted (the default gateway, or the router the caller named): an
+    /// answer whose responder or LOCATION host is one of them ends the search at once and is
+    /// ranked first. Empty: no preference (the first IGD:2 answer ends the search).
+    pub prefer: Vec<IpAddr>,
+    /// Only answers of `prefer` are kept (the caller named the router to use).
+    pub only_preferred: bool,
+    /// After an answer from another device, how long to wait for the preferred one.
+    pub preferred_wait: Duration,
 }
 
 /// One validated answer.
@@ -56,6 +64,8 @@ pub struct Hit {
     #[allow(dead_code)] // kept for diagnostics; nothing reads it since the module is private
     pub if_index: u32,
     pub elapsed: Duration,
+    /// The responder or its LOCATION host is one of `SearchSpec::prefer`.
+    pub preferred: bool,
 }
 
 struct Listener {
@@ -101,7 +111,9 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
         let now = Instant::now();
         if second_round_at.is_some_and(|at| now >= at) {
             second_round_at = None;
-            if grace_end.is_none() {
+            // Also when only another device has answered: the preferred one may have lost the
+            // first search, and round two reaches the default gateway by unicast too.
+            if grace_end.is_none() || !spec.prefer.is_empty() && !hits.iter().any(|h| h.preferred) {
                 log::debug!("SSDP {}: no gateway after {:?}; searching again for every target", spec.family, SSDP_SECOND_ROUND);
                 send_round(spec, &listeners, &SEARCH_TARGETS, 2);
             }
@@ -121,6 +133,10 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
                 if hits.iter().any(|h| h.response.usn == hit.response.usn && h.location == hit.location) {
                     continue;
                 }
+                if spec.only_preferred && !hit.preferred {
+                    log::debug!("SSDP {}: ignoring answer from {} (LOCATION {}): not the router named", spec.family, hit.from, hit.location);
+                    continue;
+                }
                 if hits.len() >= SSDP_MAX_RESPONSES {
                     log::debug!("SSDP: keeping no more than {SSDP_MAX_RESPONSES} answers; dropping one from {}", hit.from);
                     continue;
@@ -136,9 +152,16 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
                 );
                 let rank = target_rank(&hit.response.search_target);
                 if !spec.collect_all && rank > 0 {
-                    // An IGD:2 answer cannot be bettered: stop now. An IGD:1 answer opens the
-                    // grace window in which an IGD:2 gateway may still answer.
-                    let end = if rank >= TOP_RANK { Instant::now() } else { Instant::now() + spec.grace };
+                    // The preferred device's IGD:2 answer cannot be bettered: stop now. Its
+                    // IGD:1 answer opens the grace window in which its IGD:2 answer may still
+                    // come. Another device's answer opens the wait for the preferred one.
+                    let end = if !spec.prefer.is_empty() && !hit.preferred {
+                        Instant::now() + spec.preferred_wait.max(spec.grace)
+                    } else if rank >= TOP_RANK {
+                        Instant::now()
+                    } else {
+                        Instant::now() + spec.grace
+                    };
                     grace_end = Some(grace_end.map_or(end, |g| g.min(end)));
                 }
                 hits.push(hit);
@@ -151,8 +174,13 @@ pub fn search(spec: &SearchSpec, budget: &Budget) -> Result<Vec<Hit>, Error> {
     if budget.cancel_token().is_cancelled() {
         return Err(Error::Cancelled);
     }
-    // Best first: IGD:2 answers over IGD:1, then arrival order (stable sort).
-    hits.sort_by_key(|h| std::cmp::Reverse(target_rank(&h.response.search_target)));
+    // Best first: the preferred device, then IGD:2 answers over IGD:1, then by LOCATION
+    // address (not arrival order: the same devices give the same choice in every run).
+    hits.sort_by(|a, b| {
+        (b.preferred, target_rank(&b.response.search_target))
+            .cmp(&(a.preferred, target_rank(&a.response.search_target)))
+            .then_with(|| a.location.ip.cmp(&b.location.ip))
+    });
     log::debug!("SSDP {}: {} answer(s) in {:.1} ms", spec.family, hits.len(), started.elapsed().as_secs_f64() * 1000.0);
     Ok(hits)
 }
@@ -243,6 +271,7 @@ fn multicast_v4_socket(ip: Ipv4Addr) -> std::io::Result<Socket> {
     socket.bind(&SocketAddr::V4(SocketAddrV4::new(ip, 0)).into())?;
     socket.set_multicast_if_v4(&ip)?;
     socket.set_multicast_ttl_v4(SSDP_TTL)?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
@@ -252,6 +281,7 @@ fn multicast_v6_socket(index: u32) -> std::io::Result<Socket> {
     socket.bind(&SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)).into())?;
     socket.set_multicast_if_v6(index)?;
     socket.set_multicast_hops_v6(SSDP_TTL)?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
@@ -262,9 +292,14 @@ fn unicast_socket(peer: SocketAddr) -> std::io::Result<Socket> {
         SocketAddr::V6(_) => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
     };
     socket.bind(&any.into())?;
+    platform::ignore_udp_resets(&socket);
     Ok(socket)
 }
 
+/// Read answers until `stop`, the deadline or a cancel. A bad datagram never ends the loop: one
+/// larger than the cap is dropped whole (Windows fails such a read with WSAEMSGSIZE), an ICMP
+/// error reported on the socket is skipped (a port unreachable from an earlier send), and any
+/// other read error is retried after a short pause, so one stray packet cannot silence a socket.
 fn receive_loop(listener: &Listener, spec: &SearchSpec, budget: &Budget, stop: &AtomicBool, started: Instant, tx: mpsc::Sender<Hit>) {
     let socket: std::net::UdpSocket = match listener.socket.try_clone() {
         Ok(s) => s.into(),
@@ -280,15 +315,24 @@ fn receive_loop(listener: &Listener, spec: &SearchSpec, budget: &Budget, stop: &
         if socket.set_read_timeout(Some(wait)).is_err() {
             return;
         }
-        let (len, from) = match socket.recv_from(&mut buf) {
-            Ok(r) => r,
+        let datagram = match platform::recv_datagram(&socket, &mut buf) {
+            Ok(d) => d,
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => continue,
+            Err(e) if platform::is_udp_reset(&e) => {
+                log::debug!("SSDP: skipping an ICMP error reported on the socket ({e}); still listening");
+                continue;
+            }
             Err(e) => {
-                log::debug!("SSDP: receive failed: {e}");
-                return;
+                log::debug!("SSDP: receive failed ({e}); trying again");
+                std::thread::sleep(wait.min(crate::limits::CANCEL_POLL));
+                continue;
             }
         };
-        if let Some(hit) = validate(listener, spec, &buf[..len], from, started) {
+        if datagram.truncated {
+            log::debug!("SSDP: ignoring datagram from {}: larger than {SSDP_DATAGRAM_MAX} bytes", datagram.from);
+            continue;
+        }
+        if let Some(hit) = validate(listener, spec, &buf[..datagram.len], datagram.from, started) {
             if tx.send(hit).is_err() {
                 return;
             }
@@ -342,8 +386,8 @@ fn validate(listener: &Listener, spec: &SearchSpec, datagram: &[u8], from: Socke
         IpAddr::V6(v6) if crate::addr::is_ipv6_link_local(&v6) => if_index,
         _ => 0,
     };
-    let _ = spec;
-    Some(Hit { response, location, from, if_index, elapsed: started.elapsed() })
+    let preferred = spec.prefer.iter().any(|&ip| ip == from.ip() || ip == location.ip);
+    Some(Hit { response, location, from, if_index, elapsed: started.elapsed(), preferred })
 }
 
 fn on_link(ifc: &NetInterface, ip: IpAddr) -> bool {
@@ -369,7 +413,53 @@ fn same_prefix(a: &[u8], b: &[u8], len: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_prefix;
+    use super::*;
+    use crate::cancel::CancelToken;
+
+    /// Linux reports an ICMP port unreachable as ECONNREFUSED on the next read of a *connected*
+    /// UDP socket: the error path Windows takes (WSAECONNRESET) on any socket. The answer that
+    /// arrives after it must still be read.
+    #[test]
+    fn an_icmp_error_read_from_the_socket_does_not_end_the_receive_loop() {
+        let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let router = closed.local_addr().unwrap();
+        drop(closed);
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(socket2::Protocol::UDP)).unwrap();
+        socket.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into()).unwrap();
+        socket.connect(&router.into()).unwrap();
+        socket.send(b"M-SEARCH * HTTP/1.1\r\n\r\n").unwrap(); // draws the port unreachable
+        let searcher = socket.local_addr().unwrap().as_socket().unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // the ICMP error is queued on the socket
+
+        let responder = std::net::UdpSocket::bind(router).unwrap();
+        let answer =
+            "HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:2\r\nUSN: uuid:r\r\nLOCATION: http://127.0.0.1:5000/rootDesc.xml\r\n\r\n";
+        responder.send_to(answer.as_bytes(), searcher).unwrap();
+
+        let listener = Listener { socket, iface: None, explicit_peer: Some(router), late: false };
+        let spec = SearchSpec {
+            family: Family::V4,
+            multicast: false,
+            unicast: vec![router],
+            late_unicast: Vec::new(),
+            interfaces: Vec::new(),
+            grace: Duration::ZERO,
+            collect_all: false,
+            prefer: Vec::new(),
+            only_preferred: false,
+            preferred_wait: Duration::ZERO,
+        };
+        let budget = Budget::new(Duration::from_secs(2), &CancelToken::new());
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| receive_loop(&listener, &spec, &budget, &stop, Instant::now(), tx));
+            let hit = rx.recv_timeout(Duration::from_secs(2));
+            stop.store(true, Ordering::SeqCst);
+            let hit = hit.expect("the answer after the ICMP error is read");
+            assert_eq!(hit.location.to_string(), "http://127.0.0.1:5000/rootDesc.xml");
+        });
+    }
 
     #[test]
     fn prefix_match() {

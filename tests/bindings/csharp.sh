@@ -64,7 +64,10 @@ int main(void) {
   F(portopen_family_state, external) F(portopen_family_state, lease_secs) F(portopen_family_state, upnp_code)
   S(portopen_lease_info) F(portopen_lease_info, struct_size) F(portopen_lease_info, id)
   F(portopen_lease_info, v4) F(portopen_lease_info, v6) F(portopen_lease_info, protocol)
-  F(portopen_lease_info, internal_port) F(portopen_lease_info, v4_route) F(portopen_lease_info, v6_route)
+  F(portopen_lease_info, internal_port) F(portopen_lease_info, v4_not_default_gateway)
+  F(portopen_lease_info, v6_not_default_gateway) F(portopen_lease_info, v4_other_routers)
+  F(portopen_lease_info, v6_other_routers) F(portopen_lease_info, v4_router) F(portopen_lease_info, v6_router)
+  F(portopen_lease_info, v4_route) F(portopen_lease_info, v6_route)
   return 0;
 }
 EOF

@@ -124,6 +124,26 @@ int main(void) {
   check_external(&info.v6, want_v6);
   CHECK(info.v4.lease_secs > 0 && info.v4.lease_secs <= 600);
   CHECK(info.protocol == PORTOPEN_PROTOCOL_UDP && info.internal_port == port);
+  /* The router asked is the lab's default gateway, for both families. */
+  {
+    static const unsigned char gw4[4] = {192, 168, 77, 1};
+    CHECK(info.v4_router.family == 4 && memcmp(info.v4_router.ip, gw4, 4) == 0);
+    CHECK(info.v6_router.family == 6 && info.v6_router.ip[0] == 0x20 && info.v6_router.ip[15] == 1);
+    CHECK(!info.v4_not_default_gateway && !info.v6_not_default_gateway);
+  }
+  {
+    /* A caller built before the router fields (the struct ended after internal_port) gets
+       nothing written past it. */
+    size_t before = (offsetof(portopen_lease_info, internal_port) + sizeof info.internal_port + 7) / 8 * 8;
+    portopen_lease_info old;
+    memset(&old, 0xAB, sizeof old);
+    old.struct_size = (uint32_t)before;
+    CHECK_OK(portopen_lease_get_info(lease, &old));
+    CHECK(old.struct_size == before && old.internal_port == port);
+    unsigned char untouched[sizeof old];
+    memset(untouched, 0xAB, sizeof untouched);
+    CHECK(memcmp((unsigned char *)&old + before, untouched, sizeof old - before) == 0);
+  }
   {
     /* A caller built against the first version of the struct (it ended after v6) gets that
        much and nothing written past it. */

@@ -15,7 +15,8 @@ static void versions(void) {
   CHECK_STR_EQ(portopen_status_name(PORTOPEN_STATUS_OK), "PORTOPEN_STATUS_OK");
   CHECK_STR_EQ(portopen_status_name(PORTOPEN_STATUS_NO_EVENT), "PORTOPEN_STATUS_NO_EVENT");
   CHECK_STR_EQ(portopen_status_name(PORTOPEN_STATUS_INTERNAL_ERROR), "PORTOPEN_STATUS_INTERNAL_ERROR");
-  CHECK_STR_EQ(portopen_status_name(13), "PORTOPEN_STATUS_UNKNOWN");
+  CHECK_STR_EQ(portopen_status_name(PORTOPEN_STATUS_NO_LOCAL_ADDRESS), "PORTOPEN_STATUS_NO_LOCAL_ADDRESS");
+  CHECK_STR_EQ(portopen_status_name(14), "PORTOPEN_STATUS_UNKNOWN");
   CHECK_STR_EQ(portopen_status_name(0xffffffffu), "PORTOPEN_STATUS_UNKNOWN");
 }
 
@@ -276,15 +277,17 @@ static void discovery_cancel_and_timeout(void) {
   CHECK_FAILS(portopen_client_discover(client, PORTOPEN_FAMILY_V4, &gateway), PORTOPEN_STATUS_NO_GATEWAY,
               "no UPnP gateway answered");
   CHECK(now_ms() - started < 1500 * scale);
-  /* IPv6 has nowhere to search at all (no multicast, the router named is IPv4). */
-  CHECK_STATUS(portopen_client_discover(client, PORTOPEN_FAMILY_V6, &gateway), PORTOPEN_STATUS_NO_GATEWAY);
+  /* IPv6 has nowhere to search at all (no multicast, the router named is IPv4); on a host
+     without a global IPv6 address it is not even tried. */
+  portopen_status v6 = portopen_client_discover(client, PORTOPEN_FAMILY_V6, &gateway);
+  CHECK(v6 == PORTOPEN_STATUS_NO_GATEWAY || v6 == PORTOPEN_STATUS_NO_LOCAL_ADDRESS);
   CHECK(gateway == NULL);
 
   CHECK(atomic_load(&log_lines) > 0);
   CHECK(atomic_load(&bad_log_level) == 0);
   CHECK_OK(portopen_set_log_callback(NULL, 0, NULL));
   int lines = atomic_load(&log_lines);
-  CHECK_STATUS(portopen_client_discover(client, PORTOPEN_FAMILY_V6, &gateway), PORTOPEN_STATUS_NO_GATEWAY);
+  CHECK_STATUS(portopen_client_discover(client, PORTOPEN_FAMILY_V6, &gateway), v6);
   CHECK(atomic_load(&log_lines) == lines);
   CHECK_OK(portopen_client_free(client));
 }
@@ -352,7 +355,8 @@ static void lease_without_gateway(void) {
   CHECK_OK(portopen_lease_get_info(lease, &info));
   CHECK(info.struct_size == sizeof info);
   CHECK(info.v4.status == PORTOPEN_PORT_STATUS_NO_GATEWAY);
-  CHECK(info.v6.status == PORTOPEN_PORT_STATUS_NO_GATEWAY);
+  /* (IPv6: or, on a host without a global IPv6 address, reported as such without a search.) */
+  CHECK(info.v6.status == PORTOPEN_PORT_STATUS_NO_GATEWAY || info.v6.status == PORTOPEN_PORT_STATUS_NO_LOCAL_ADDRESS);
   CHECK(info.v4.external.family == 0);
   char *message = NULL;
   CHECK_OK(portopen_lease_message(lease, PORTOPEN_FAMILY_V4, &message));

@@ -36,6 +36,7 @@ usage: $0 up NAME [VARIANT] [--router R] [--http-port fixed|random] [--uptime lo
                                     VARIANT: ${VARIANTS// /|} (default: default)
                                     R: 2.3.1|2.3.9|2.3.1-nopcp|2.3.9-nopcp|/path/to/miniupnpd
        $0 add-hosts NAME COUNT      # COUNT more LAN hosts po-NAME-h1.. (at most $HOSTS_MAX in all)
+       $0 add-igd NAME hK | stop-igd NAME hK   # a second UPnP IGD (miniupnpd) on host K
        $0 down NAME | down-all [PREFIX]
        $0 stop-router NAME | start-router NAME | restart-router NAME [--uptime long|boot]
        $0 flush-chains NAME         # "silent flush": miniupnpd's chains emptied while it runs
@@ -492,6 +493,85 @@ cmd_add_hosts() {
   echo "lab '$NAME': hosts h$first..h$((first + count - 1)) added; list: $HOSTS_FILE"
 }
 
+# A second UPnP IGD on the LAN segment, in extra host hK's namespace: a miniupnpd of its own
+# (config, pid file, log and nftables ruleset in that namespace; its "WAN" is a veth pair whose
+# other end stays in the namespace, 12.0.K.1/24 and 2001:db8:ffK::1/64: it goes nowhere), listening on the host's eth0, web port
+# 5000. It answers SSDP and SOAP like any router (a mesh node, a travel router, any device that
+# answers SSDP), but it is not the LAN's default gateway: nothing it opens is reachable. Its
+# files: $DIR/igd-hK/. `down` stops it with the host's namespace.
+cmd_add_igd() {
+  local host=$1 k ns dir conf i
+  [[ "$host" =~ ^h([0-9]+)$ ]] || die "add-igd: HOST must be hK, got '$host'"
+  k=${BASH_REMATCH[1]} ns=po-$NAME-$host dir=$DIR/igd-$host
+  ns_exists "$ns" || die "add-igd: no host $host (add-hosts first)"
+  [[ ! -f "$dir/router.pid" ]] || ! router_alive "$(<"$dir/router.pid")" || die "add-igd: $host already runs an IGD"
+  mkdir -p "$dir"
+  ip -n "$ns" link add wan1 type veth peer name wan1p 2>/dev/null || true
+  ip -n "$ns" link set wan1p up
+  ip -n "$ns" addr replace "12.0.$k.1/24" dev wan1
+  ip -n "$ns" addr replace "2001:db8:ff$(printf %02x "$k")::1/64" dev wan1 nodad
+  ip -n "$ns" link set wan1 up
+  sysctl_ns "$ns" net.ipv4.ip_forward=1
+  in_ns "$ns" nft -f - <<'EOF2'
+flush ruleset
+table inet filter {
+  chain forward { type filter hook forward priority 0; policy drop; jump miniupnpd; }
+  chain miniupnpd { }
+  chain prerouting { type nat hook prerouting priority -100; policy accept; jump prerouting_miniupnpd; }
+  chain postrouting { type nat hook postrouting priority 100; policy accept; jump postrouting_miniupnpd; }
+  chain prerouting_miniupnpd { }
+  chain postrouting_miniupnpd { }
+}
+EOF2
+  conf=$dir/miniupnpd.conf
+  cat >"$conf" <<EOF2
+ext_ifname=wan1
+listening_ip=eth0
+http_port=$FIXED_HTTP_PORT
+enable_upnp=yes
+enable_natpmp=no
+secure_mode=yes
+system_uptime=yes
+uuid=3d3cec3a-8cf0-11e0-98ee-0000000000$(printf %02x "$k")
+friendly_name=portopen-lab-$NAME-second-igd-$host
+lease_file=$dir/leases
+lease_file6=$dir/leases6
+allow 1024-65535 192.168.77.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+EOF2
+  start_syslog_sink
+  echo "=== start $(date '+%F %T') ===" >>"$dir/miniupnpd.log"
+  nohup ip netns exec "$ns" unshare --mount --propagation private sh -c '
+    set -e
+    dir=$1; sock=$2; shift 2
+    mkdir -p "$dir/dev"
+    mount -t tmpfs -o size=64k,mode=755 portopen-lab-dev "$dir/dev"
+    for d in null zero random urandom; do touch "$dir/dev/$d"; mount --bind "/dev/$d" "$dir/dev/$d"; done
+    ln -s "$sock" "$dir/dev/log"
+    mount --move "$dir/dev" /dev
+    exec "$@"' igd "$dir" "$DIR/syslog.sock" "$MINIUPNPD" -f "$conf" -d -P "$dir/miniupnpd.pid" \
+    >>"$dir/miniupnpd.log" 2>&1 </dev/null &
+  echo $! >"$dir/router.pid"
+  for ((i = 0; i < 25; i++)); do
+    pid_alive "$(<"$dir/router.pid")" || break
+    if in_ns "$LAN_NS" "$PY" "$PROBE" http-ok --url "http://192.168.77.$((10 + k)):$FIXED_HTTP_PORT/rootDesc.xml" --timeout 0.5 >/dev/null 2>&1; then
+      echo "lab '$NAME': second IGD on $host (192.168.77.$((10 + k)), 2001:db8:1::$((10 + k))); files: $dir"
+      return 0
+    fi
+    sleep 0.2
+  done
+  tail -n 20 "$dir/miniupnpd.log" >&2
+  die "second IGD on $host does not answer"
+}
+
+# Stop the second IGD of host hK (add-igd).
+cmd_stop_igd() {
+  local host=$1 dir=$DIR/igd-$1
+  [[ -f "$dir/router.pid" ]] || return 0
+  stop_pid "$(<"$dir/router.pid")"
+  rm -f "$dir/router.pid"
+}
+
 cmd_down() {
   lab_vars "${1:-}"
   [[ ! -f "$PIDF" ]] || stop_pid "$(<"$PIDF")"
@@ -525,6 +605,8 @@ cmd=$1; shift
 case $cmd in
   up) [[ $# -ge 1 ]] || usage; cmd_up "$@" ;;
   add-hosts) [[ $# -eq 2 ]] || usage; need_lab "$1"; cmd_add_hosts "$2" ;;
+  add-igd) [[ $# -eq 2 ]] || usage; need_lab "$1"; cmd_add_igd "$2" ;;
+  stop-igd) [[ $# -eq 2 ]] || usage; need_lab "$1"; cmd_stop_igd "$2" ;;
   down) [[ $# -eq 1 ]] || usage; cmd_down "$1" ;;
   down-all) cmd_down_all "${1:-}" ;;
   stop-router) need_lab "${1:-}"; stop_router ;;

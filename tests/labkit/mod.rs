@@ -155,6 +155,24 @@ impl Lab {
         hosts[before..].to_vec()
     }
 
+    /// Start a second UPnP IGD (a miniupnpd of its own, web port 5000) on `host`
+    /// (`lab.sh add-igd`): a device on the LAN segment that answers SSDP and SOAP but is not the
+    /// default gateway.
+    pub fn add_igd(&self, host: &LabHost) {
+        let out = run(Command::new(repo().join("tests/lab/lab.sh")).args(["add-igd", &self.name, &host.name]));
+        assert!(out.status.success(), "lab.sh add-igd {} {}: {}", self.name, host.name, text(&out));
+    }
+
+    /// What the second IGD on `host` holds: its nftables rules (DNAT and pinholes) and lease
+    /// files, as text.
+    pub fn igd_state(&self, host: &LabHost) -> String {
+        let out = self.exec(&host.name, &["nft", "list", "table", "inet", "filter"]);
+        assert!(out.status.success(), "nft in {}: {}", host.name, text(&out));
+        let dir = self.dir().join(format!("igd-{}", host.name));
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        format!("{}{}{}", String::from_utf8_lossy(&out.stdout), read("leases"), read("leases6"))
+    }
+
     /// Every host added with `add_hosts` (not the `lan` host), in order.
     pub fn hosts(&self) -> Vec<LabHost> {
         let list = std::fs::read_to_string(self.dir().join("hosts")).unwrap_or_default();

@@ -30,6 +30,8 @@ namespace PortOpen
         BufferTooSmall = 11,
         /// <summary>The event queue is empty (not an error).</summary>
         NoEvent = 12,
+        /// <summary>This host has no address of the family to open for (no global IPv6, no IPv4); no router was asked.</summary>
+        NoLocalAddress = 13,
         /// <summary>A bug inside portopen was caught; the library is still usable.</summary>
         InternalError = 99,
     }
@@ -94,6 +96,8 @@ namespace PortOpen
         Closed = 11,
         /// <summary>IPv4: the router reports no usable external address; nothing was mapped.</summary>
         NoExternalAddress = 12,
+        /// <summary>This host has no address of the family to open for (IPv6: no global address); no router was asked.</summary>
+        NoLocalAddress = 13,
     }
 
     /// <summary>What happened to one family of a lease (portopen_event_kind).</summary>

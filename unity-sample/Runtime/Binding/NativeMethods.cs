@@ -163,6 +163,12 @@ namespace PortOpen
         public NativeFamilyState v6;
         public uint protocol;
         public ushort internal_port;
+        public byte v4_not_default_gateway;
+        public byte v6_not_default_gateway;
+        public byte v4_other_routers;
+        public byte v6_other_routers;
+        public PortAddress v4_router;
+        public PortAddress v6_router;
         public uint v4_route;
         public uint v6_route;
     }

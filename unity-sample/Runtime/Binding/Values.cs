@@ -103,8 +103,11 @@ namespace PortOpen
     /// <summary>One family of a lease at one moment (a snapshot; the lease moves on).</summary>
     public sealed class FamilyState
     {
-        internal FamilyState(IpFamily family, NativeFamilyState state, string message, Route route)
+        internal FamilyState(IpFamily family, NativeFamilyState state, string message, PortAddress router, byte notDefaultGateway, byte otherRouters, Route route)
         {
+            Router = router;
+            NotDefaultGateway = notDefaultGateway != 0;
+            OtherRouters = otherRouters;
             Route = route;
             Family = family;
             Status = state.status;
@@ -141,6 +144,19 @@ namespace PortOpen
 
         /// <summary>Why it is in this state, in words ("" when open without remark).</summary>
         public string Message { get; private set; }
+
+        /// <summary>The router this family was asked of (its LOCATION address); IsNone when none was found.</summary>
+        public PortAddress Router { get; private set; }
+
+        /// <summary>
+        /// True when that router is known not to be this host's default gateway (the default
+        /// gateway did not answer, or another router was named): what it opened may not be
+        /// reachable from the internet.
+        /// </summary>
+        public bool NotDefaultGateway { get; private set; }
+
+        /// <summary>How many other UPnP gateways answered the same discovery.</summary>
+        public int OtherRouters { get; private set; }
 
         /// <summary>For logs: "V4 Open 11.0.0.1:7777" or "V6 NoGateway (no gateway ...)".</summary>
         public override string ToString()

@@ -70,6 +70,7 @@ EPortOpenStatus FromNative(portopen::PortStatus Status)
 	case portopen::PortStatus::Lost: return EPortOpenStatus::Lost;
 	case portopen::PortStatus::Closed: return EPortOpenStatus::Closed;
 	case portopen::PortStatus::NoExternalAddress: return EPortOpenStatus::NoExternalAddress;
+	case portopen::PortStatus::NoLocalAddress: return EPortOpenStatus::NoLocalAddress;
 	}
 	return EPortOpenStatus::Failed; // a value added by a newer library
 }
@@ -135,6 +136,7 @@ const TCHAR* Name(EPortOpenStatus Status)
 	case EPortOpenStatus::Lost: return TEXT("Lost");
 	case EPortOpenStatus::Closed: return TEXT("Closed");
 	case EPortOpenStatus::NoExternalAddress: return TEXT("NoExternalAddress");
+	case EPortOpenStatus::NoLocalAddress: return TEXT("NoLocalAddress");
 	}
 	return TEXT("Unknown");
 }

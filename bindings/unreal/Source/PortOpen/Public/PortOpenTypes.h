@@ -37,7 +37,8 @@ enum class EPortOpenStatus : uint8
 	Failed UMETA(ToolTip = "The router refused or failed; see Message and UpnpErrorCode."),
 	Lost UMETA(ToolTip = "Was open; the router lost it; recovery is under way."),
 	Closed UMETA(ToolTip = "Closed; nothing of it remains on the router."),
-	NoExternalAddress UMETA(ToolTip = "IPv4: the router reports no usable external address.")
+	NoExternalAddress UMETA(ToolTip = "IPv4: the router reports no usable external address."),
+	NoLocalAddress UMETA(ToolTip = "This host has no address of the family (IPv6: no global address); no router was asked.")
 };
 
 /** What happened to one family of a lease (portopen_event_kind). */
