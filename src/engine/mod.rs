@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::events::{Event, EventKind};
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 use crate::limits::WATCH_INTERVAL;
+use crate::pcp_mapping::PcpMapping;
 use crate::persist::JournalEntry;
 use crate::types::Family;
 
@@ -318,20 +319,7 @@ impl Engine {
                 }
             },
             (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
-                let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
-                let fl = entry.info.family_mut(*family);
-                fl.status = PortStatus::Open;
-                fl.lease_secs = lease_secs;
-                fl.upnp_code = None;
-                fl.message.clear();
-                let snapshot = fl.clone();
-                let slot = entry.slot(*family);
-                let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
-                slot.lost = false;
-                slot.backoff = Duration::ZERO;
-                let next = if slot.repair { now } else { now + renew_interval(lease_secs) };
-                slot.state = LeaseState::Held { due: Some(next) };
-                self.emit(*lease, kind, &snapshot);
+                self.renewed(*lease, *family, lease_secs, None, now);
                 self.close_if_pending(*lease, *family)
             }
             (Task::Renew { lease, family, holding, .. }, Outcome::Gone { reason, unreachable }) => {
@@ -375,25 +363,7 @@ impl Engine {
             }
             (Task::Renew { lease, family, .. }, Outcome::Refreshed { mapping, lost_state }) => {
                 let server = mapping.server;
-                let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
-                let fl = entry.info.family_mut(*family);
-                fl.status = PortStatus::Open;
-                fl.lease_secs = mapping.lifetime_granted;
-                fl.external = Some(mapping.external);
-                fl.route = Some(mapping.route);
-                fl.upnp_code = None;
-                fl.message.clear();
-                let snapshot = fl.clone();
-                let slot = entry.slot(*family);
-                let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
-                slot.lost = false;
-                slot.backoff = Duration::ZERO;
-                let holding = Holding::Pcp { mapping };
-                slot.state = LeaseState::Held { due: Some(now + holding_interval(&holding, snapshot.lease_secs)) };
-                slot.holding = Some(holding);
-                let held = slot.holding.clone();
-                self.journal.set(*lease, *family, held.as_ref());
-                self.emit(*lease, kind, &snapshot);
+                self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
                 if lost_state {
                     log::info!("lease {lease} {family}: the PCP server {server} lost its state (epoch): re-making everything held there");
                     self.due_on_server(server, now, Some((*lease, *family)));
@@ -415,6 +385,41 @@ impl Engine {
                 Vec::new()
             }
         }
+    }
+
+    /// A renewal succeeded: open again (recovered if it was lost), next renewal scheduled, the
+    /// event sent. `mapping`: a PCP refresh's answer, which may name another lifetime, port or
+    /// epoch: it replaces the holding (and its journal line).
+    fn renewed(&mut self, lease: u64, family: Family, lease_secs: u32, mapping: Option<PcpMapping>, now: Instant) {
+        let Some(entry) = self.leases.get_mut(&lease) else { return };
+        let fl = entry.info.family_mut(family);
+        fl.status = PortStatus::Open;
+        fl.lease_secs = lease_secs;
+        if let Some(m) = &mapping {
+            fl.external = Some(m.external);
+            fl.route = Some(m.route);
+        }
+        fl.upnp_code = None;
+        fl.message.clear();
+        let snapshot = fl.clone();
+        let slot = entry.slot(family);
+        let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
+        slot.lost = false;
+        slot.backoff = Duration::ZERO;
+        if let Some(mapping) = mapping {
+            slot.holding = Some(Holding::Pcp { mapping });
+        }
+        let next = match &slot.holding {
+            _ if slot.repair => now,
+            Some(holding) => now + holding_interval(holding, lease_secs),
+            None => now + renew_interval(lease_secs),
+        };
+        slot.state = LeaseState::Held { due: Some(next) };
+        if matches!(slot.holding, Some(Holding::Pcp { .. })) {
+            let held = slot.holding.clone();
+            self.journal.set(lease, family, held.as_ref());
+        }
+        self.emit(lease, kind, &snapshot);
     }
 
     fn opened(&mut self, lease: u64, family: Family, fl: FamilyLease, holding: Option<Holding>, now: Instant) -> Vec<Task> {
