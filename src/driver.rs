@@ -219,7 +219,7 @@ impl Inner {
         let (tx, rx) = mpsc::channel();
         let started = Instant::now();
         let pcp_budget = upnp.budget();
-        let closing = upnp.closing_budget();
+        let action_timeout = upnp.config.action_timeout;
         {
             let (claim, stop_upnp, req) = (claim.clone(), stop_upnp.clone(), req.clone());
             let (pcp, natpmp) = (routes.pcp, routes.natpmp);
@@ -231,7 +231,8 @@ impl Inner {
                         stop_upnp.cancel();
                     } else {
                         log::info!("{family}: {} granted after UPnP opened the port: deleting the duplicate", mapping.route);
-                        let _ = mapping.delete(&closing);
+                        // A budget of its own from now (a cancel does not stop a removal).
+                        let _ = mapping.delete(&crate::cancel::Budget::new(action_timeout, &crate::cancel::CancelToken::new()));
                     }
                 }
                 let _ = tx.send(attempt);
