@@ -488,9 +488,11 @@ typedef struct portopen_config {
    */
   uint8_t manual_renew;
   /**
-   * Zero.
+   * A `portopen_route` value: use this route to the router only (for support and tests).
+   * `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
+   * raced with UPnP per family. (This byte was `reserved`, always zero.)
    */
-  uint8_t reserved;
+  uint8_t route;
 } portopen_config;
 
 /**

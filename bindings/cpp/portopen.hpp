@@ -231,6 +231,7 @@ struct Config {
   bool no_multicast = false;
   bool no_default_gateway = false;
   bool manual_renew = false;  ///< no renewal thread: call Client::renew_due yourself
+  Route route = Route::None;  ///< use this route only (None: PCP/NAT-PMP raced with UPnP)
 };
 
 /// What to open. internal_port is required; both families by default.
@@ -523,6 +524,7 @@ class Client {
     c.no_multicast = config.no_multicast ? 1 : 0;
     c.no_default_gateway = config.no_default_gateway ? 1 : 0;
     c.manual_renew = config.manual_renew ? 1 : 0;
+    c.route = static_cast<uint8_t>(config.route);
     portopen_client *raw = nullptr;
     status = portopen_client_new(&c, &raw);
     if (status != PORTOPEN_STATUS_OK) return Error::last(status);

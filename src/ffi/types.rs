@@ -174,8 +174,10 @@ pub struct portopen_config {
     pub no_default_gateway: u8,
     /// Non-zero: no background renewal thread; call `portopen_client_renew_due` yourself.
     pub manual_renew: u8,
-    /// Zero.
-    pub reserved: u8,
+    /// A `portopen_route` value: use this route to the router only (for support and tests).
+    /// `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
+    /// raced with UPnP per family. (This byte was `reserved`, always zero.)
+    pub route: u8,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid (NULL pointers, zero numbers).

@@ -113,7 +113,7 @@ namespace PortOpen
         public byte no_multicast;
         public byte no_default_gateway;
         public byte manual_renew;
-        public byte reserved;
+        public byte route;
     }
 
     [StructLayout(LayoutKind.Sequential)]
