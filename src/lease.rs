@@ -117,13 +117,15 @@ pub struct FamilyLease {
     pub external: Option<SocketAddr>,
     /// Lease the router granted, seconds (0: permanent; deleted on close).
     pub lease_secs: u32,
-    /// The protocol that opened it (None: not open, or nothing needed opening).
+    /// The protocol that opened it, or that found nothing to open (the IPv6 firewall is off);
+    /// None: not open.
     pub route: Option<Route>,
     /// The router's UPnP error code behind a refusal, when there is one.
     pub upnp_code: Option<u16>,
     /// Why, in words (empty when open without remark).
     pub message: String,
-    /// The router this family was asked of (its LOCATION address), when one was found.
+    /// The router this family was asked of (UPnP: its LOCATION address; PCP/NAT-PMP: the
+    /// server's, the default gateway), when one was found.
     pub router: Option<IpAddr>,
     /// True when that router is known not to be this host's default gateway for the family
     /// (no answer came from the default gateway, or the caller named another router): what it

@@ -84,6 +84,7 @@ pub(crate) fn attempt(family: Family, server: SocketAddr, client: IpAddr, req: &
             let mut fl = FamilyLease::new(family, true);
             fl.internal = Some(SocketAddr::new(client, req.internal_port));
             fl.status = status_of(verdict);
+            fl.router = Some(server.ip());
             fl.message = format!("{}: {what}", route.name());
             Attempt::Refused(fl)
         }
@@ -115,6 +116,8 @@ pub(crate) fn opened(family: Family, mapping: &PcpMapping) -> FamilyLease {
     let mut fl = FamilyLease::new(family, true);
     fl.internal = Some(SocketAddr::new(mapping.client, mapping.internal_port));
     fl.route = Some(mapping.route);
+    // The PCP server is the default gateway itself (never another router).
+    fl.router = Some(mapping.server.ip());
     fl.lease_secs = mapping.lifetime_granted;
     if mapping.external.ip().is_unspecified() {
         // RFC 6887 §11.4 / miniupnpd with no WAN address: granted, but nothing reaches it.

@@ -75,6 +75,8 @@ fn a_pcp_only_router_opens_both_families_reachably_and_close_leaves_nothing() {
     assert_eq!(info.v6.status, PortStatus::Open, "{info:?}");
     assert_eq!(info.v4.route, Some(Route::Pcp));
     assert_eq!(info.v6.route, Some(Route::Pcp));
+    assert_eq!(info.v4.router.map(|ip| ip.to_string()).as_deref(), Some(lab.var("RTR_LAN_V4")), "asked of the default gateway");
+    assert_eq!(info.v6.router.map(|ip| ip.to_string()).as_deref(), Some(lab.var("RTR_LAN_V6")));
     assert_eq!(info.v4.external.unwrap().ip().to_string(), lab.var("EXT_V4"));
     assert_eq!(info.v6.external.unwrap().ip().to_string(), lab.var("LAN_V6"));
     assert!(took < Duration::from_millis(500), "a PCP router opens at once, not after UPnP's discovery window: {took:?}");
