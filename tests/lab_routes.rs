@@ -119,15 +119,7 @@ fn a_router_without_pcp_or_nat_pmp_is_opened_by_upnp_without_delay() {
     // lab cannot switch NAT-PMP off by config: miniupnpd ignores enable_natpmp=no after the
     // lab's =yes. A reject rule in the router closes the port as a UPnP-only router has it.)
     let lab = Lab::up("default");
-    for rule in [
-        &["add", "table", "inet", "nopcp"][..],
-        &["add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"],
-        &["add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", "reject"],
-    ] {
-        let mut args = vec!["nft"];
-        args.extend_from_slice(rule);
-        assert!(lab.exec("rtr", &args).status.success(), "nft {rule:?}");
-    }
+    close_port_control(&lab);
     let port = 41720;
     let client = client(&lab, Routes::ALL);
     let (lease, took) = open(&lab, client, port);
@@ -271,4 +263,46 @@ fn port_control_says_which_of_pcp_and_nat_pmp_the_router_speaks_and_maps_nothing
     let v4 = natpmp_only.in_lan(move || client.port_control(portopen::Family::V4));
     assert_eq!(v4.routes(), vec![Route::NatPmp], "{v4:?}");
     assert!(v4.message.contains("NAT-PMP only"), "{v4:?}");
+}
+
+/// Close UDP 5351 in the router (an ICMP refusal: what a router with PCP/NAT-PMP off answers).
+fn close_port_control(lab: &Lab) {
+    for rule in [
+        &["add", "table", "inet", "nopcp"][..],
+        &["add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"],
+        &["add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", "reject"],
+    ] {
+        let mut args = vec!["nft"];
+        args.extend_from_slice(rule);
+        assert!(lab.exec("rtr", &args).status.success(), "nft {rule:?}");
+    }
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn when_pcp_stops_answering_the_family_falls_back_to_upnp_and_stays_reachable() {
+    // A short minimum lifetime makes the first refresh come within seconds.
+    let lab = Lab::up_with("default", &Router { conf: &["min_lifetime=4"], ..Router::default() });
+    let port = 41790;
+    logs();
+    let mut config = lab.config_all_routes();
+    config.keep_alive = true;
+    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
+    let lease = lab.in_lan(move || &*Box::leak(Box::new(client.open(&OpenRequest { lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) }).unwrap())));
+    assert_eq!((lease.info().v4.route, lease.info().v6.route), (Some(Route::Pcp), Some(Route::Pcp)), "{:?}", lease.info());
+    close_port_control(&lab);
+    // The refresh (at 2.0-2.5 s) is refused: the family is opened again, by UPnP now.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && (lease.info().v4.route != Some(Route::Upnp) || lease.info().v6.route != Some(Route::Upnp)) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let info = lease.info();
+    assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
+    assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
+    assert!(lab.reach_v4("udp", info.v4.external.unwrap().port()) && lab.reach_v6("udp", port), "reachable through the UPnP route");
+    close(&lab, lease);
+    // The PCP mappings were never deleted (the server stopped answering) and expire within 4 s
+    // on their own; what UPnP made is gone at once.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
 }
