@@ -46,11 +46,25 @@ fn logs() {
 }
 
 fn client(lab: &Lab, routes: Routes) -> &'static Client {
+    client_with(lab, routes, false)
+}
+
+/// A client whose keeper renews in the background (the upkeep tests).
+fn keeping_client(lab: &Lab) -> &'static Client {
+    client_with(lab, Routes::ALL, true)
+}
+
+fn client_with(lab: &Lab, routes: Routes, keep_alive: bool) -> &'static Client {
     logs();
     let mut config = lab.config_all_routes();
     config.routes = routes;
-    config.keep_alive = false;
+    config.keep_alive = keep_alive;
     lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())))
+}
+
+/// Open `request` in the lan namespace (the lease leaked into a 'static, see `open`).
+fn open_request(lab: &Lab, client: &'static Client, request: OpenRequest) -> &'static portopen::Lease {
+    lab.in_lan(move || &*Box::leak(Box::new(client.open(&request).unwrap())))
 }
 
 /// Open `port` in the lan namespace; the lease is leaked into a 'static so that it can be
@@ -181,10 +195,7 @@ fn behind_cgnat_ipv4_says_upstream_nat_and_ipv6_opens_through_pcp() {
 fn after_a_router_restart_the_ipv4_announce_re_makes_the_mapping() {
     let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no"], ..Router::default() });
     let port = 41760;
-    logs();
-    let mut config = lab.config_all_routes();
-    config.keep_alive = true;
-    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
+    let client = keeping_client(&lab);
     let (lease, _) = open(&lab, client, port);
     let v4 = lease.info().v4;
     assert_eq!(v4.route, Some(Route::Pcp), "{v4:?}");
@@ -227,12 +238,8 @@ fn on_2_3_1_a_refreshed_ipv6_pinhole_is_still_removed_on_close() {
     // within seconds; close must still leave nothing (UPnP removes it by its tuple).
     let lab = Lab::up_with("default", &Router { version: Some("2.3.1"), conf: &["min_lifetime=4"], ..Router::default() });
     let port = 41780;
-    logs();
-    let mut config = lab.config_all_routes();
-    config.keep_alive = true;
-    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
-    let lease =
-        lab.in_lan(move || &*Box::leak(Box::new(client.open(&OpenRequest { v4: false, lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) }).unwrap())));
+    let client = keeping_client(&lab);
+    let lease = open_request(&lab, client, OpenRequest { v4: false, lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) });
     let v6 = lease.info().v6;
     assert_eq!((v6.status, v6.route, v6.lease_secs), (PortStatus::Open, Some(Route::Pcp), 4), "{v6:?}");
     // Refreshed at 2.0-2.5 s; wait for two refreshes.
@@ -284,11 +291,8 @@ fn when_pcp_stops_answering_the_family_falls_back_to_upnp_and_stays_reachable() 
     // A short minimum lifetime makes the first refresh come within seconds.
     let lab = Lab::up_with("default", &Router { conf: &["min_lifetime=4"], ..Router::default() });
     let port = 41790;
-    logs();
-    let mut config = lab.config_all_routes();
-    config.keep_alive = true;
-    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
-    let lease = lab.in_lan(move || &*Box::leak(Box::new(client.open(&OpenRequest { lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) }).unwrap())));
+    let client = keeping_client(&lab);
+    let lease = open_request(&lab, client, OpenRequest { lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) });
     assert_eq!((lease.info().v4.route, lease.info().v6.route), (Some(Route::Pcp), Some(Route::Pcp)), "{:?}", lease.info());
     close_port_control(&lab);
     // The refresh (at 2.0-2.5 s) is refused: the family is opened again, by UPnP now.
@@ -315,12 +319,8 @@ fn after_a_router_restart_the_ipv6_pinhole_is_re_made_by_its_next_refresh() {
     // minimum lifetime brings that refresh within seconds.
     let lab = Lab::up_with("default", &Router { conf: &["min_lifetime=4"], ..Router::default() });
     let port = 41800;
-    logs();
-    let mut config = lab.config_all_routes();
-    config.keep_alive = true;
-    let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
-    let lease =
-        lab.in_lan(move || &*Box::leak(Box::new(client.open(&OpenRequest { v4: false, lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) }).unwrap())));
+    let client = keeping_client(&lab);
+    let lease = open_request(&lab, client, OpenRequest { v4: false, lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) });
     assert_eq!(lease.info().v6.route, Some(Route::Pcp), "{:?}", lease.info());
     // (restart-router flushes miniupnpd's chains and lease files: every pinhole is gone. Not
     // asserted here: the keeper's next refresh may already have re-made it.)
