@@ -113,15 +113,26 @@ pub const RECOVER_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A permanent mapping (lease 0, on routers refusing finite ones) is checked this often, so a
 /// router reboot is noticed and the mapping re-added.
 pub const PERMANENT_CHECK_INTERVAL: Duration = Duration::from_secs(120);
-/// Between renewals, how often the keeper looks, without sending anything, for signs that what it
-/// holds is gone: this host's IPv6 address toward a pinhole's gateway no longer the pinholed one
-/// (a route lookup), or the router announcing a restart (its SSDP NOTIFYs, `SSDP_NOTIFY_READS_MAX`).
-/// Either is then acted on within this, not at the next renewal (half an hour into a one-hour
-/// lease).
+/// Between renewals, how often the keeper looks for signs that what it holds is gone: this
+/// host's IPv6 address toward a pinhole's gateway no longer the pinholed one (a route lookup),
+/// the router announcing a restart (its SSDP NOTIFYs, `SSDP_NOTIFY_READS_MAX`), and each
+/// gateway held on answering one unicast M-SEARCH for its own UDN with a new boot id or
+/// LOCATION (a router powered on again announces nothing for ~15 minutes). Each is then acted
+/// on within this, not at the next renewal (half an hour into a one-hour lease). The search
+/// costs one datagram each way per gateway per look: 12 a minute (~170 and ~350 bytes).
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 /// NOTIFY datagrams read per look (a router sends ~13 per family when it starts; more wait for
 /// the next look, and a flood past the socket buffer is dropped by the kernel).
 pub const SSDP_NOTIFY_READS_MAX: usize = 64;
+/// How long a look waits for the answers to its unicast searches (`transport::probe`), all
+/// gateways at once. miniupnpd (2.3.1, 2.3.9) answers after ~51 ms (measured in the lab), so
+/// this is paid in full only when a router is silent (down, or dropping searches; a closed
+/// port 1900 is reported at once on a connected socket): then the keeper loses this much per
+/// look. A later answer is dropped; silence is not acted on.
+pub const SSDP_PROBE_WAIT: Duration = Duration::from_millis(300);
+/// Datagrams read per probe (a valid answer ends it; these bound what anything else on the
+/// probed address can make the look read).
+pub const SSDP_PROBE_READS_MAX: usize = 8;
 /// Lease of the pinhole made for an instant when a leftover pinhole is looked up by its tuple
 /// (it is deleted right after).
 pub const LEFTOVER_PINHOLE_LEASE_SECS: u32 = 60;

@@ -1,6 +1,6 @@
 //! The UPnP IGD route: how each task of the lease engine is performed against the router
-//! (discovery, WANIPConnection, WANIPv6FirewallControl, SSDP NOTIFYs), and how the answers are
-//! read into outcomes. Blocking, with the client's budget; never decides what happens next.
+//! (discovery, WANIPConnection, WANIPv6FirewallControl, SSDP NOTIFYs and probes), and how the
+//! answers are read into outcomes. Blocking, with the client's budget; never decides what happens next.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -85,7 +85,7 @@ impl UpnpRoute {
                 self.gateways.forget(gateway);
                 Outcome::Done
             }
-            Task::Look { v6_gateways, notify, .. } => self.look(v6_gateways, notify),
+            Task::Look { v6_gateways, notify, probe, .. } => self.look(v6_gateways, notify, probe),
         }
     }
 
@@ -501,9 +501,10 @@ impl UpnpRoute {
         Ok(found)
     }
 
-    /// The look between renewals, which sends nothing: this host's IPv6 address toward each
-    /// gateway, and what the routers announced (opening, moving or closing the listeners).
-    fn look(&self, v6_gateways: &[Gateway], notify: &[Option<Gateway>; 2]) -> Outcome {
+    /// The look between renewals: this host's IPv6 address toward each gateway, what the
+    /// routers announced (opening, moving or closing the listeners), and what each gateway in
+    /// `probe` answers to one unicast search for itself (the only thing a look sends).
+    fn look(&self, v6_gateways: &[Gateway], notify: &[Option<Gateway>; 2], probe: &[Gateway]) -> Outcome {
         let local_v6 = v6_gateways
             .iter()
             .filter_map(|gw| match choose_local_addr(Family::V6, &gw.location) {
@@ -530,7 +531,8 @@ impl UpnpRoute {
                 rebooted.push((family, gateway.location.clone()));
             }
         }
-        Outcome::Looked { local_v6, rebooted, announced: Vec::new() }
+        let probed = probe.iter().zip(crate::transport::probe::probe(probe)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
+        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new() }
     }
 }
 

@@ -59,6 +59,7 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
     let lab = Lab::up("default");
     let config = lab.config();
     let log_start = lab.log().len();
+    let opening = Instant::now();
     let client: &'static Client = lab.in_lan(move || Box::leak(Box::new(Client::new(config).unwrap())));
     let lease: &'static portopen::Lease = lab.in_lan(move || Box::leak(Box::new(client.open(&request(44100, 4)).unwrap())));
     assert!(lease.info().v6.status.is_open() && lease.info().v4.status.is_open(), "{:?}", lease.info());
@@ -78,6 +79,7 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
         lease.close();
         client.close();
     });
+    let held_for = opening.elapsed();
     let evs = [evs.clone(), events(client)].concat(); // renewals up to the close count too
     let renewed = |f| evs.iter().filter(|e| **e == (f, EventKind::Renewed)).count();
     assert!(lab.router_rules().iter().all(|r| !r.contains("44100")));
@@ -85,7 +87,11 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
     // What the router was asked, exactly: one exchange per renewal per family (UpdatePinhole;
     // an AddPortMapping refresh), one read-back of the mapping, one UpdatePinhole right after
     // the AddPinhole (the lease asked, which an AddPinhole that hit an existing pinhole sets
-    // wrong on miniupnpd < 2.3.3: issue 20), no search after the open.
+    // wrong on miniupnpd < 2.3.3: issue 20). After the open: no discovery (no search for a
+    // device type, no description fetched), only the look's probe between renewals (issue 19:
+    // a router powered on again announces nothing for ~15 minutes, but answers a search): one
+    // unicast M-SEARCH for the router's own UDN per look (every 5 s) per gateway (one per
+    // family), from the first look to the close.
     let asked = lab.router_requests(log_start);
     let n = |k: &str| asked.get(k).copied().unwrap_or(0);
     assert_eq!(n("UpdatePinhole"), 1 + renewed(Family::V6), "{asked:?} {evs:?}");
@@ -93,10 +99,15 @@ fn a_short_lease_stays_open_far_past_its_lease_time() {
     assert_eq!((n("AddPinhole"), n("AddAnyPortMapping"), n("GetExternalIPAddress")), (1, 1, 1), "{asked:?}");
     assert_eq!(n("GetSpecificPortMappingEntry"), 1, "one read-back of the mapping: {asked:?}");
     assert_eq!((n("DeletePinhole"), n("DeletePortMapping")), (1, 1), "{asked:?}");
-    let soap_total: usize = asked.iter().filter(|(k, _)| !matches!(k.as_str(), "M-SEARCH" | "GET")).map(|(_, v)| v).sum();
+    let soap_total: usize = asked.iter().filter(|(k, _)| !matches!(k.as_str(), "M-SEARCH" | "GET" | "probe IPv4" | "probe IPv6")).map(|(_, v)| v).sum();
     assert_eq!(soap_total, 7 + renewed(Family::V6) + renewed(Family::V4), "nothing else was asked: {asked:?}");
     let later = lab.router_requests(after_open);
     assert_eq!((later.get("M-SEARCH"), later.get("GET")), (None, None), "no rediscovery while the router is unchanged: {later:?}");
+    let looks_max = held_for.as_secs() / 5 + 1;
+    for probe in ["probe IPv4", "probe IPv6"] {
+        let n = asked.get(probe).copied().unwrap_or(0) as u64;
+        assert!((1..=looks_max).contains(&n), "{probe}: {n} in {held_for:?}, at most one per 5 s look (<= {looks_max}): {asked:?}");
+    }
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! `keeper.rs`, `client.rs`) performs. The driver feeds it requests (`open`, `close`), the
 //! current time (`handle_timeout(now)`), and the outcome of every task it asked for
 //! (`on_outcome`); the engine answers with tasks to perform (`Task`: open a family, renew,
-//! release, look at the host's address and the router's NOTIFYs...), the next deadline
-//! (`poll_timeout`), events for the game (`take_events`) and the journal to write
+//! release, look at the host's address, the router's NOTIFYs and its answer to a probe...),
+//! the next deadline (`poll_timeout`), events for the game (`take_events`) and the journal to write
 //! (`take_journal`). Each family of each lease is in exactly one `LeaseState`; at most one task
 //! per family is in flight, and the engine knows which. Because time is a value, the whole
 //! lifecycle (renewal at half the lease, back-off, reboot, address change, loss, close during a
@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 use crate::events::{Event, EventKind};
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 use crate::limits::WATCH_INTERVAL;
+use crate::parse::url::HttpUrl;
 use crate::pcp_mapping::PcpMapping;
 use crate::persist::JournalEntry;
+use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
 
 use journal::Journal;
@@ -78,12 +80,26 @@ pub(crate) struct Engine {
     next_look: Option<Instant>,
     /// A look has opened NOTIFY listeners that a later look must close.
     listening: bool,
+    /// Per gateway probed (by its LOCATION when probed): what it answered last. An answer is
+    /// compared with the one before it (a first one only with the boot id discovery saw), so a
+    /// router that names another LOCATION in its answers than the one discovery used does not
+    /// look moved at every look.
+    probed: Vec<(HttpUrl, DeviceAnswer)>,
 }
 
 impl Engine {
     /// An engine with no lease; `leftovers` are the journal entries of an earlier run.
     pub(crate) fn new(leftovers: Vec<JournalEntry>, watch_notifies: bool) -> Engine {
-        Engine { leases: BTreeMap::new(), next_id: 1, journal: Journal::new(leftovers), events: Vec::new(), watch_notifies, next_look: None, listening: false }
+        Engine {
+            leases: BTreeMap::new(),
+            next_id: 1,
+            journal: Journal::new(leftovers),
+            events: Vec::new(),
+            watch_notifies,
+            next_look: None,
+            listening: false,
+            probed: Vec::new(),
+        }
     }
 
     /// Start a lease: returns its id and the tasks that open it (per requested family: remove
@@ -246,6 +262,7 @@ impl Engine {
     fn look(&mut self) -> Option<Task> {
         let mut v6_gateways: Vec<crate::gateway::Gateway> = Vec::new();
         let mut notify: [Option<crate::gateway::Gateway>; 2] = [None, None];
+        let mut probe: Vec<crate::gateway::Gateway> = Vec::new();
         let mut announce: [Option<(SocketAddr, IpAddr)>; 2] = [None, None];
         for entry in self.leases.values() {
             for family in FAMILIES {
@@ -270,14 +287,20 @@ impl Engine {
                 if self.watch_notifies {
                     notify[family as usize].get_or_insert_with(|| gateway.clone());
                 }
+                if !probe.iter().any(|g| g.location == gateway.location) {
+                    probe.push(gateway.clone());
+                }
             }
         }
+        // What a gateway no longer held on answered is forgotten (a new LOCATION after a
+        // rediscovery starts afresh).
+        self.probed.retain(|(url, _)| probe.iter().any(|g| g.location == *url));
         let watching = notify.iter().any(Option::is_some) || announce.iter().any(Option::is_some);
-        if v6_gateways.is_empty() && !watching && !self.listening {
+        if v6_gateways.is_empty() && !watching && !self.listening && probe.is_empty() {
             return None;
         }
         self.listening = watching;
-        Some(Task::Look { v6_gateways, notify, announce })
+        Some(Task::Look { v6_gateways, notify, probe, announce })
     }
 
     /// The next time `handle_timeout` has something to do (None: nothing until a request).
@@ -370,8 +393,9 @@ impl Engine {
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, announced }) => {
-                self.looked(&local_v6, &rebooted, now);
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced }) => {
+                let changed = self.changed_gateways(probed);
+                self.looked(&local_v6, &rebooted, &changed, now);
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
                     self.due_on_server(server, now, None);
@@ -550,9 +574,54 @@ impl Engine {
         }
     }
 
+    /// The probed gateways (by LOCATION) whose answer differs from their previous one: a new
+    /// boot id (a restart, such as a power-on that announces nothing for ~15 minutes), or a new
+    /// LOCATION (the web server moved: miniupnpd's default `http_port=0` picks a new port at
+    /// every start). A first answer is compared with the boot id of the gateway's discovery
+    /// only. No answer changes nothing: UDP may drop a search and a router may rate-limit them;
+    /// a router that is really gone is found by the renewal, as before.
+    fn changed_gateways(&mut self, probed: Vec<(HttpUrl, DeviceAnswer)>) -> Vec<HttpUrl> {
+        let mut changed = Vec::new();
+        for (url, answer) in probed {
+            let Some((_, before)) = self.probed.iter_mut().find(|(u, _)| *u == url) else {
+                // A first answer is checked against the boot id the gateway was discovered
+                // with: a second restart within the look after a rediscovery is caught too (seen
+                // in the lab: two power-ons 10 s apart). Its LOCATION is not: discovery may have
+                // pinned another address than the one the answer names.
+                let found = self.held_gateway(&url).and_then(|g| g.boot_id);
+                let rebooted = matches!((found, answer.boot_id), (Some(a), Some(b)) if a != b);
+                if rebooted {
+                    log::info!("the router at {url} answers with a new boot id ({found:?} -> {:?}): renewing what it held now", answer.boot_id);
+                    changed.push(url.clone());
+                }
+                self.probed.push((url, answer));
+                continue;
+            };
+            let rebooted = matches!((before.boot_id, answer.boot_id), (Some(a), Some(b)) if a != b);
+            let moved = !same_place(&before.location, &answer.location);
+            if rebooted {
+                log::info!("the router at {url} answers with a new boot id ({:?} -> {:?}): renewing what it held now", before.boot_id, answer.boot_id);
+            } else if moved {
+                log::info!("the router at {url} now answers with LOCATION {}: renewing what it held now", answer.location);
+            }
+            if rebooted || moved {
+                changed.push(url);
+            }
+            *before = answer;
+        }
+        changed
+    }
+
+    /// A gateway something is held on, by its LOCATION.
+    fn held_gateway(&self, location: &HttpUrl) -> Option<&crate::gateway::Gateway> {
+        let slots = self.leases.values().flat_map(|e| [&e.v4, &e.v6]);
+        slots.filter_map(|s| s.holding.as_ref().and_then(Holding::gateway)).find(|g| g.location == *location)
+    }
+
     /// What a look found: a pinhole whose host address changed, and everything held on a
-    /// router that announced a new boot, is due now.
-    fn looked(&mut self, local_v6: &[(crate::parse::url::HttpUrl, core::net::Ipv6Addr)], rebooted: &[(Family, crate::parse::url::HttpUrl)], now: Instant) {
+    /// router that announced a new boot or answered a probe differently (`changed`, by its
+    /// LOCATION), is due now.
+    fn looked(&mut self, local_v6: &[(HttpUrl, core::net::Ipv6Addr)], rebooted: &[(Family, HttpUrl)], changed: &[HttpUrl], now: Instant) {
         for (id, entry) in self.leases.iter_mut() {
             let follow_address = entry.request.internal_v6.is_none();
             for family in FAMILIES {
@@ -573,6 +642,9 @@ impl Engine {
                     slot.state = LeaseState::Held { due: Some(now) };
                 } else if rebooted.iter().any(|(f, url)| *f == family && *url == gateway.location) {
                     log::info!("lease {id} {family}: the router announced a new boot: renewing now");
+                    slot.state = LeaseState::Held { due: Some(now) };
+                } else if changed.contains(&gateway.location) {
+                    log::info!("lease {id} {family}: the router's answer changed: renewing now");
                     slot.state = LeaseState::Held { due: Some(now) };
                 }
             }
@@ -622,4 +694,9 @@ impl Engine {
     fn state(&self, lease: u64, family: Family) -> Option<LeaseState> {
         self.leases.get(&lease).map(|e| e.slot_ref(family).state)
     }
+}
+
+/// The same description URL, whatever the zone: a LOCATION read from an answer carries none.
+fn same_place(a: &HttpUrl, b: &HttpUrl) -> bool {
+    (a.ip, a.port, &a.path) == (b.ip, b.port, &b.path)
 }

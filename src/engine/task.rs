@@ -11,6 +11,7 @@ use crate::lease::{FamilyLease, OpenRequest};
 use crate::parse::url::HttpUrl;
 use crate::pcp_mapping::PcpMapping;
 use crate::persist::JournalEntry;
+use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
 
 // A few tasks live at a time, each for one exchange: their size does not matter.
@@ -36,10 +37,11 @@ pub(crate) enum Task {
     Discard { holding: Holding },
     /// The gateway stopped answering: drop it from the discovery cache.
     ForgetGateway { gateway: Gateway },
-    /// The look between renewals: this host's IPv6 address toward `v6_gateways`, the
-    /// routers' NOTIFYs (per family: the gateway to listen to, None: stop listening), and their
-    /// PCP ANNOUNCEs (per family: the PCP server and the local address held there).
-    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], announce: [Option<(SocketAddr, IpAddr)>; 2] },
+    /// The look between renewals: this host's IPv6 address toward `v6_gateways`, the routers'
+    /// NOTIFYs (per family: the gateway to listen to, None: stop listening), one unicast search
+    /// to each gateway in `probe` (every gateway something is held on), and the PCP ANNOUNCEs
+    /// (per family: the PCP server and the local address held there).
+    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway>, announce: [Option<(SocketAddr, IpAddr)>; 2] },
 }
 
 impl Task {
@@ -78,8 +80,9 @@ pub(crate) enum Outcome {
     /// `Release`: whether the delete succeeded (an entry already gone counts as removed).
     Released(Result<(), Error>),
     /// `Look`: this host's IPv6 address toward each gateway looked at, the gateways that
-    /// announced a new boot, and the PCP servers that sent an ANNOUNCE.
-    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, announced: Vec<SocketAddr> },
+    /// announced a new boot, what each probed gateway (by its LOCATION when probed) answered
+    /// (a gateway that did not answer is absent), and the PCP servers that sent an ANNOUNCE.
+    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)>, announced: Vec<SocketAddr> },
     /// `Discard`, `ForgetGateway`: done.
     Done,
 }

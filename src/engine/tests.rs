@@ -15,6 +15,7 @@ use crate::parse::url::HttpUrl;
 use crate::persist::JournalEntry;
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
+use crate::transport::probe::DeviceAnswer;
 use crate::types::{Family, Protocol};
 
 const HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
@@ -34,12 +35,17 @@ fn gateway(family: Family) -> Gateway {
     Gateway::for_control(family, service, local)
 }
 
-/// The model router: what it holds now, with the lease and family it was opened for.
+/// The model router: what it holds now, with the lease and family it was opened for, and
+/// what it answers a probe: its boot id, and its web server's port offset from 5000 (0: where
+/// it was when the gateways were found). `silent`: it answers no probe.
 #[derive(Default)]
 struct Router {
     held: Vec<(u64, Family, Holding)>,
     next_pinhole: u16,
     next_port: u16,
+    boot_id: u32,
+    web_port_moved: u16,
+    silent: bool,
 }
 
 impl Router {
@@ -57,6 +63,14 @@ impl Router {
 }
 
 impl Router {
+    /// The gateway as discovery finds it now: its web port and boot id.
+    fn found(&self, family: Family) -> Gateway {
+        let mut gw = gateway(family);
+        gw.location.port += self.web_port_moved;
+        gw.boot_id = Some(self.boot_id);
+        gw
+    }
+
     /// A healthy router's answer to `task` (lease granted as asked).
     fn answer(&mut self, task: &Task, now_v6: Ipv6Addr) -> Outcome {
         match task {
@@ -71,7 +85,7 @@ impl Router {
                         self.next_port += 1;
                         fl.external = Some(SocketAddr::from((Ipv4Addr::new(11, 0, 0, 1), request.internal_port)));
                         Holding::Mapping {
-                            gateway: gateway(Family::V4),
+                            gateway: self.found(Family::V4),
                             mapping: PortMapping {
                                 remote_host: None,
                                 external_port: 1024 + self.next_port,
@@ -89,7 +103,7 @@ impl Router {
                         self.next_pinhole += 1;
                         fl.external = Some(SocketAddr::from((now_v6, request.internal_port)));
                         Holding::Pinhole {
-                            gateway: gateway(Family::V6),
+                            gateway: self.found(Family::V6),
                             id: self.next_pinhole,
                             pinhole: Pinhole {
                                 remote_host: None,
@@ -126,7 +140,11 @@ impl Router {
                 }
             }
             Task::ForgetGateway { .. } => Outcome::Done,
-            Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), announced: Vec::new() },
+            Task::Look { probe, .. } => {
+                let answer = |gw: &Gateway| DeviceAnswer { boot_id: Some(self.boot_id), location: self.found(gw.family).location };
+                let probed = if self.silent { Vec::new() } else { probe.iter().map(|gw| (gw.location.clone(), answer(gw))).collect() };
+                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, announced: Vec::new() }
+            }
         }
     }
 }
@@ -294,7 +312,12 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
     sim.run_until(secs(200), &mut |task, _| match task {
         Task::Look { .. } if !announced => {
             announced = true;
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: vec![(Family::V4, gateway(Family::V4).location)], announced: Vec::new() })
+            Some(Outcome::Looked {
+                local_v6: Vec::new(),
+                rebooted: vec![(Family::V4, gateway(Family::V4).location)],
+                probed: Vec::new(),
+                announced: Vec::new(),
+            })
         }
         _ => None,
     });
@@ -306,6 +329,109 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
     assert!(sim.renewals(Family::V6).is_empty());
 }
 
+/// The times (since start) of the tasks of one kind.
+fn times(sim: &Sim, what: fn(&Task) -> bool) -> Vec<Duration> {
+    sim.performed.iter().filter(|(_, t)| what(t)).map(|(at, _)| *at).collect()
+}
+
+#[test]
+fn a_router_answering_the_probe_with_a_new_boot_id_has_everything_it_held_renewed_at_once() {
+    let mut sim = Sim::new();
+    sim.open(&request(3600));
+    sim.healthy(secs(100));
+    assert!(sim.renewals(Family::V4).is_empty() && sim.renewals(Family::V6).is_empty(), "the first answers are only remembered");
+    // Powered on again at 100 s: its rules are gone, it announces nothing, it answers searches.
+    sim.router.held.clear();
+    sim.router.boot_id += 1;
+    sim.healthy(secs(200));
+    for family in [Family::V4, Family::V6] {
+        let renewals = sim.renewals(family);
+        assert_eq!(renewals.len(), 1, "{family:?}: one renewal, then the normal schedule: {renewals:?}");
+        assert!(renewals[0] > secs(100) && renewals[0] <= secs(100) + WATCH_INTERVAL, "{family:?} at {:?}", renewals[0]);
+        assert_eq!(sim.kinds(family), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered], "{family:?}");
+    }
+    // Each look sent one probe per gateway (one per family here), no more.
+    let looks = sim.performed.iter().filter_map(|(_, t)| match t {
+        Task::Look { probe, .. } => Some(probe.len()),
+        _ => None,
+    });
+    assert!(looks.clone().all(|n| n == 2), "{:?}", looks.collect::<Vec<_>>());
+}
+
+#[test]
+fn a_router_answering_the_probe_with_a_new_location_and_the_same_boot_id_is_rediscovered() {
+    let mut sim = Sim::new();
+    sim.open(&request(3600));
+    sim.healthy(secs(100));
+    // Its web server moved at 100 s (same boot): the old address refuses connections.
+    sim.router.web_port_moved = 1;
+    let mut old_address_refuses = |task: &Task, _: &mut Router| match task {
+        Task::Renew { .. } => Some(Outcome::Gone { reason: "connection refused".into(), unreachable: true }),
+        _ => None,
+    };
+    sim.run_until(secs(200), &mut old_address_refuses);
+    for family in [Family::V4, Family::V6] {
+        let renewals = sim.renewals(family);
+        assert_eq!(renewals.len(), 1, "{family:?}: the move is acted on once: {renewals:?}");
+        assert!(renewals[0] > secs(100) && renewals[0] <= secs(100) + WATCH_INTERVAL, "{family:?} at {:?}", renewals[0]);
+        assert_eq!(sim.kinds(family), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered], "{family:?}");
+    }
+    // Rediscovered: the gateway is dropped from the cache, then each family opened afresh.
+    let forgets = times(&sim, |t| matches!(t, Task::ForgetGateway { .. }));
+    let opens = times(&sim, |t| matches!(t, Task::Open { .. }));
+    assert_eq!(forgets.len(), 2, "{forgets:?}");
+    assert_eq!(opens.iter().filter(|at| **at > secs(100)).count(), 2, "{opens:?}");
+}
+
+#[test]
+fn a_second_restart_right_after_a_rediscovery_is_seen_too() {
+    let mut sim = Sim::new();
+    sim.open(&request(3600));
+    sim.healthy(secs(100));
+    let mut old_address_refuses = |task: &Task, router: &mut Router| match task {
+        Task::Renew { holding, .. } if holding.gateway().is_some_and(|g| g.location.port != 5000 + router.web_port_moved) => {
+            Some(Outcome::Gone { reason: "connection refused".into(), unreachable: true })
+        }
+        _ => None,
+    };
+    // Powered on at 100 s onto a new web port: found again at the next look.
+    sim.router.held.clear();
+    (sim.router.boot_id, sim.router.web_port_moved) = (1, 1);
+    sim.run_until(secs(106), &mut old_address_refuses);
+    let found_again = *times(&sim, |t| matches!(t, Task::Open { .. })).last().unwrap();
+    assert!(found_again > secs(100), "{found_again:?}");
+    // Powered on again before the next look has asked the new address anything.
+    sim.run_until(found_again + secs(1), &mut old_address_refuses);
+    sim.router.held.clear();
+    (sim.router.boot_id, sim.router.web_port_moved) = (2, 2);
+    sim.run_until(secs(200), &mut old_address_refuses);
+    for family in [Family::V4, Family::V6] {
+        let renewals = sim.renewals(family);
+        assert_eq!(renewals.len(), 2, "{family:?}: {renewals:?}");
+        assert!(renewals[1] <= found_again + secs(1) + WATCH_INTERVAL, "{family:?}: {renewals:?}");
+        assert_eq!(sim.kinds(family).iter().filter(|k| **k == EventKind::Recovered).count(), 2, "{family:?}: {:?}", sim.kinds(family));
+    }
+    assert!(sim.router.held.len() == 2, "both held on the router after its second start: {:?}", sim.router.held.len());
+}
+
+#[test]
+fn a_router_that_stops_answering_the_probe_loses_nothing_by_silence_alone() {
+    let mut sim = Sim::new();
+    sim.open(&request(3600));
+    sim.healthy(secs(100));
+    sim.router.silent = true; // searches dropped (or rate-limited): it still holds everything
+    sim.healthy(secs(3 * 3600));
+    let want: Vec<Duration> = (1..=6).map(|k| secs(k * 1800)).collect();
+    for family in [Family::V4, Family::V6] {
+        assert_eq!(sim.renewals(family), want, "{family:?}: renewals on the normal schedule, no more");
+        assert!(!sim.kinds(family).contains(&EventKind::Lost), "{family:?}: {:?}", sim.kinds(family));
+    }
+    // It answers again, same boot, same place: still nothing to do.
+    sim.router.silent = false;
+    sim.healthy(secs(3 * 3600 + 600));
+    assert_eq!(sim.renewals(Family::V4), want);
+}
+
 #[test]
 fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     let mut sim = Sim::new();
@@ -315,7 +441,9 @@ fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     sim.host_v6 = new_v6;
     let location = gateway(Family::V6).location;
     sim.run_until(secs(120), &mut |task, _| match task {
-        Task::Look { .. } => Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), announced: Vec::new() }),
+        Task::Look { .. } => {
+            Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new() })
+        }
         _ => None,
     });
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
@@ -669,7 +797,7 @@ fn an_announce_heard_in_the_look_refreshes_what_is_held_on_that_server_now() {
         Task::Look { .. } => {
             looks += 1;
             let announced = if looks == 2 { vec![v4_server] } else { Vec::new() };
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), announced })
+            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced })
         }
         _ => None,
     };

@@ -327,10 +327,21 @@ impl Lab {
         std::fs::read_to_string(self.var("ROUTER_LOG")).unwrap_or_default()
     }
 
+    /// The router's UDN (`uuid:...`, the `uuid=` line of its config): what the library's probe
+    /// between renewals searches for.
+    pub fn router_udn(&self) -> String {
+        let conf = std::fs::read_to_string(self.dir().join("miniupnpd.conf")).unwrap_or_default();
+        let uuid = conf.lines().find_map(|l| l.strip_prefix("uuid=")).expect("a uuid= line in miniupnpd.conf");
+        format!("uuid:{}", uuid.trim())
+    }
+
     /// What the router was asked, from its log: each SOAP action by name, `M-SEARCH` (miniupnpd
-    /// logs an IPv4 search once per listening socket, so a search is a source port and an ST) and `GET` (description fetches). Pass the `log().len()` of an
-    /// earlier moment as `since` to count only what came after it.
+    /// logs an IPv4 search once per listening socket, so a search is a source port and an ST),
+    /// `probe IPv4` / `probe IPv6` (a unicast search for the router's own UDN: the library's look
+    /// between renewals) and `GET` (description fetches). Pass the `log().len()` of an earlier
+    /// moment as `since` to count only what came after it.
     pub fn router_requests(&self, since: usize) -> HashMap<String, usize> {
+        let udn = self.router_udn();
         let log = self.log();
         let mut counts: HashMap<String, usize> = HashMap::new();
         let mut searches = std::collections::HashSet::new();
@@ -340,7 +351,12 @@ impl Lab {
             } else if let Some((from, st)) = line.split("SSDP M-SEARCH from ").nth(1).and_then(|f| f.split_once(" ST:")) {
                 let port = from.rsplit(':').next().unwrap_or("");
                 if searches.insert((port.to_string(), st.trim().to_string())) {
-                    *counts.entry("M-SEARCH".into()).or_default() += 1;
+                    let kind = match (st.trim() == udn, from.starts_with('[')) {
+                        (false, _) => "M-SEARCH",
+                        (true, false) => "probe IPv4",
+                        (true, true) => "probe IPv6",
+                    };
+                    *counts.entry(kind.into()).or_default() += 1;
                 }
             } else if line.contains("HTTP REQUEST from") && line.contains(": GET ") {
                 *counts.entry("GET".into()).or_default() += 1;
