@@ -199,6 +199,7 @@ impl Client {
     /// Close every lease and stop the keeper. Also done on drop.
     pub fn close(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.route.stop.cancel();
         self.inner.wake_keeper();
         if let Some(handle) = lock(&self.keeper).take() {
             let _ = handle.join();

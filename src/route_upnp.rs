@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::gateway::{choose_local_addr, Gateway};
 use crate::gateway_cache::{lock, GatewayCache};
 use crate::lease::{Closed, FamilyLease, OpenRequest, PortStatus};
-use crate::limits::{LEFTOVER_PINHOLE_LEASE_SECS, MAPPING_LEASE_MAX_SECS, PINHOLE_LEASE_MAX_SECS};
+use crate::limits::{LEFTOVER_PINHOLE_LEASE_SECS, MAPPING_LEASE_MAX_SECS, PINHOLE_LEASE_MAX_SECS, SSDP_PROBE_WAIT};
 use crate::persist::JournalEntry;
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
@@ -29,6 +29,9 @@ pub(crate) struct UpnpRoute {
     pub config: ClientConfig,
     /// Cancels blocking calls in flight (`Client::cancel`); closing ignores it.
     pub cancel: CancelToken,
+    /// Tripped when the client closes: stops a look's wait (the probe's) so closing is not
+    /// held up by it. The close's own exchanges do not use it.
+    pub stop: CancelToken,
     pub gateways: GatewayCache,
     /// Per family: the NOTIFY listener of the gateway leases are held on. Used by the one
     /// thread that looks between renewals (the keeper, or `renew_due`'s caller).
@@ -37,7 +40,7 @@ pub(crate) struct UpnpRoute {
 
 impl UpnpRoute {
     pub(crate) fn new(config: ClientConfig) -> UpnpRoute {
-        let route = UpnpRoute { config, cancel: CancelToken::new(), gateways: GatewayCache::default(), watches: Default::default() };
+        let route = UpnpRoute { config, cancel: CancelToken::new(), stop: CancelToken::new(), gateways: GatewayCache::default(), watches: Default::default() };
         route.gateways.load(&route.config);
         route
     }
@@ -531,7 +534,8 @@ impl UpnpRoute {
                 rebooted.push((family, gateway.location.clone()));
             }
         }
-        let probed = probe.iter().zip(crate::transport::probe::probe(probe)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
+        let budget = Budget::new(SSDP_PROBE_WAIT, &self.stop);
+        let probed = probe.iter().zip(crate::transport::probe::probe(probe, &budget)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
         Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new() }
     }
 }
