@@ -31,7 +31,9 @@ pub struct ClientConfig {
 /// wins. Choosing one is for support (`--route`) and for tests that count one protocol's requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Routes {
+    /// UPnP IGD (SSDP discovery, SOAP).
     pub upnp: bool,
+    /// PCP (RFC 6887), both families.
     pub pcp: bool,
     /// NAT-PMP (IPv4 only), asked when the router answers PCP with "version 0 only", or alone
     /// when PCP is not allowed.
@@ -39,6 +41,7 @@ pub struct Routes {
 }
 
 impl Routes {
+    /// Every route, raced (the default).
     pub const ALL: Routes = Routes { upnp: true, pcp: true, natpmp: true };
 
     /// Only `route`.

@@ -9,6 +9,7 @@ use crate::types::{Family, Protocol, Route};
 /// What to open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenRequest {
+    /// UDP or TCP.
     pub protocol: Protocol,
     /// The port the game listens on (1024..=65535 for pinholes; 1..=65535 for mappings).
     pub internal_port: u16,
@@ -23,6 +24,7 @@ pub struct OpenRequest {
     /// Internal addresses to open for (None: the host's address toward the gateway; for IPv6 the
     /// stable global one, not a temporary privacy address).
     pub internal_v4: Option<Ipv4Addr>,
+    /// The same for the IPv6 pinhole.
     pub internal_v6: Option<Ipv6Addr>,
     /// Mapping description (None: the client's default, "portopen").
     pub description: Option<String>,
@@ -82,6 +84,7 @@ pub enum PortStatus {
 }
 
 impl PortStatus {
+    /// Lower-case name ("open", "upstream NAT", ...), as the CLI and logs spell it.
     pub fn name(self) -> &'static str {
         match self {
             PortStatus::NotRequested => "not requested",
@@ -109,7 +112,9 @@ impl PortStatus {
 /// One family of a lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyLease {
+    /// The family this part of the lease is for.
     pub family: Family,
+    /// Open, or why not.
     pub status: PortStatus,
     /// The host address and port the traffic goes to.
     pub internal: Option<SocketAddr>,
@@ -197,14 +202,20 @@ pub enum Closed {
 /// Snapshot of a lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseInfo {
+    /// The lease's id (events name it).
     pub id: u64,
+    /// UDP or TCP.
     pub protocol: Protocol,
+    /// The game's port.
     pub internal_port: u16,
+    /// The IPv4 port mapping.
     pub v4: FamilyLease,
+    /// The IPv6 pinhole.
     pub v6: FamilyLease,
 }
 
 impl LeaseInfo {
+    /// The part of the lease for `family`.
     pub fn family(&self, family: Family) -> &FamilyLease {
         match family {
             Family::V4 => &self.v4,

@@ -13,6 +13,7 @@
 //! `driver`: the race, `keeper`, `client`), and the C ABI (`ffi`). Modules are private; the public API is the list below.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 mod action;
 mod addr;

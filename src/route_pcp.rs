@@ -268,6 +268,7 @@ pub(crate) fn pinhole_tuple(mapping: &PcpMapping) -> Option<crate::pinhole::Pinh
 /// a PCP ANNOUNCE request, and over IPv4 a NAT-PMP external address request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortControl {
+    /// The family asked about.
     pub family: Family,
     /// The server asked: the default gateway, port 5351 (None: no default gateway).
     pub server: Option<SocketAddr>,

@@ -34,7 +34,9 @@ const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// at the caller's deadline, not after a count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
+    /// The wait after the first send.
     pub initial: Duration,
+    /// The longest wait between two sends.
     pub max: Duration,
 }
 
@@ -59,6 +61,7 @@ impl Schedule {
 /// A matching answer and what it took to get it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Answered<T> {
+    /// The answer.
     pub answer: T,
     /// From the first send to the answer's arrival.
     pub elapsed: Duration,
@@ -74,8 +77,10 @@ pub enum ExchangeError {
     NoServer,
     /// No matching answer before the deadline (`sends` sends). Hand the family to UPnP.
     NoAnswer {
+        /// How many times the request was sent.
         sends: u32,
     },
+    /// The caller's cancel token was tripped.
     Cancelled,
     /// The socket could not be made or used (the address to open is not this host's, no route).
     Io(Error),
@@ -148,6 +153,7 @@ pub fn announce(local: IpAddr, server: SocketAddr, budget: &Budget) -> Result<An
 /// What a NAT-PMP map exchange brought back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NatPmpOutcome {
+    /// The map request's answer.
     pub map: Answered<NatPmpMapResponse>,
     /// The external address answer, when asked for and it came before the deadline.
     pub address: Option<Answered<NatPmpAddressResponse>>,
