@@ -352,6 +352,39 @@ typedef uint32_t portopen_grade;
 #endif // __cplusplus
 
 /**
+ * The protocol that opened a family of a lease (`portopen_lease_info.v4_route`, `v6_route`).
+ */
+enum portopen_route
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not open (or nothing needed opening was asked of the router).
+   */
+  PORTOPEN_ROUTE_NONE = 0,
+  /**
+   * UPnP IGD (WANIPConnection for IPv4, WANIPv6FirewallControl for IPv6).
+   */
+  PORTOPEN_ROUTE_UPNP = 1,
+  /**
+   * PCP (RFC 6887), either family.
+   */
+  PORTOPEN_ROUTE_PCP = 2,
+  /**
+   * NAT-PMP (RFC 6886), IPv4 only.
+   */
+  PORTOPEN_ROUTE_NAT_PMP = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portopen_route portopen_route;
+#else
+typedef uint32_t portopen_route;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A portopen client: configuration, the gateways found, the leases opened, the event queue and
  * the renewal thread. Create with `portopen_client_new`, free with `portopen_client_free`.
  * Every function taking a client may be called from any thread, concurrently.
@@ -455,9 +488,11 @@ typedef struct portopen_config {
    */
   uint8_t manual_renew;
   /**
-   * Zero.
+   * A `portopen_route` value: use this route to the router only (for support and tests).
+   * `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
+   * raced with UPnP per family. (This byte was `reserved`, always zero.)
    */
-  uint8_t reserved;
+  uint8_t route;
 } portopen_config;
 
 /**
@@ -668,6 +703,15 @@ typedef struct portopen_lease_info {
    * The router IPv6 was asked of (its LOCATION address, often its global LAN address).
    */
   struct portopen_addr v6_router;
+  /**
+   * A `portopen_route` value: the protocol that opened the IPv4 family. (Added after
+   * `v6_router`; filled only when the caller's `struct_size` covers it.)
+   */
+  uint32_t v4_route;
+  /**
+   * A `portopen_route` value: the protocol that opened the IPv6 family. (Added with `v4_route`.)
+   */
+  uint32_t v6_route;
 } portopen_lease_info;
 
 /**

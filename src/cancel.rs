@@ -12,24 +12,33 @@ use crate::limits::CANCEL_POLL;
 /// Cloning shares the flag. Tripping it makes calls return [`Error::Cancelled`] within
 /// [`CANCEL_POLL`].
 #[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    own: Arc<AtomicBool>,
+    /// A token made by [`CancelToken::linked`] also stops when its parent does.
+    parent: Option<Arc<AtomicBool>>,
+}
 
 impl CancelToken {
     /// A token that is not tripped.
     pub fn new() -> Self {
         Self::default()
     }
+    /// A token that stops when this one does, and can also be stopped on its own without
+    /// stopping this one (one route of a race, stopped when the other route wins).
+    pub fn linked(&self) -> CancelToken {
+        CancelToken { own: Arc::new(AtomicBool::new(false)), parent: Some(self.own.clone()) }
+    }
     /// Ask every call using this token to stop.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.own.store(true, Ordering::SeqCst);
     }
     /// True once `cancel` was called (until `reset`).
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.own.load(Ordering::SeqCst) || self.parent.as_ref().is_some_and(|p| p.load(Ordering::SeqCst))
     }
     /// Clear the flag so the owner can be used again after a cancel.
     pub fn reset(&self) {
-        self.0.store(false, Ordering::SeqCst);
+        self.own.store(false, Ordering::SeqCst);
     }
 }
 

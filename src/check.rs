@@ -18,14 +18,20 @@ use crate::port_mapping::PortMapping;
 use crate::types::{Family, Protocol};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The JAIPA IPv6 UPnP working group's router grade (its verified-router list uses it).
 pub enum Grade {
+    /// A: the pinhole function works as the router is delivered.
     A,
+    /// B: it works after changing a router setting (firewall or inbound pinholes off).
     B,
+    /// C: the router answers discovery, but pinholes cannot be opened.
     C,
+    /// D: nothing answers discovery.
     D,
 }
 
 impl Grade {
+    /// The grade's letter.
     pub fn letter(self) -> char {
         match self {
             Grade::A => 'A',
@@ -34,6 +40,7 @@ impl Grade {
             Grade::D => 'D',
         }
     }
+    /// The grade's meaning, in words.
     pub fn meaning(self) -> &'static str {
         match self {
             Grade::A => "IPv6 pinholes usable as delivered",
@@ -47,39 +54,57 @@ impl Grade {
 /// What one trial action did.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trial {
+    /// The router did what was asked.
     pub ok: bool,
+    /// The UPnP error code the router answered, if it refused.
     pub upnp_code: Option<u16>,
     /// What happened, in words.
     pub detail: String,
+    /// How long the action took, in milliseconds.
     pub millis: f64,
 }
 
 /// Evidence about one family's gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyEvidence {
+    /// The gateway's description URL (LOCATION).
     pub location: String,
+    /// Its SERVER header (OS, UPnP version, product), when it sent one.
     pub server: Option<String>,
+    /// 1 or 2: the InternetGatewayDevice version it describes.
     pub igd_version: u8,
+    /// The WAN and firewall services it offers.
     pub services: Vec<String>,
+    /// This host's address toward it.
     pub local_addr: IpAddr,
 }
 
 /// The report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckReport {
+    /// The grade.
     pub grade: Grade,
     /// Why this grade, in one sentence.
     pub reason: String,
+    /// The IPv6 gateway found, if any.
     pub v6_gateway: Option<FamilyEvidence>,
+    /// Why no IPv6 gateway was found.
     pub v6_discovery_error: Option<String>,
+    /// The IPv4 gateway found, if any.
     pub v4_gateway: Option<FamilyEvidence>,
+    /// Why no IPv4 gateway was found.
     pub v4_discovery_error: Option<String>,
+    /// GetFirewallStatus's answer (firewall on, inbound pinholes allowed).
     pub firewall: Option<FirewallStatus>,
+    /// Why the firewall status could not be read.
     pub firewall_error: Option<String>,
+    /// The trial pinhole: added, then deleted.
     pub pinhole: Option<Trial>,
-    /// IPv4 external address and its class ("public", "private", ...).
+    /// The IPv4 external address the router reports.
     pub external_address: Option<String>,
+    /// The class of the IPv4 external address ("public", "private", "shared (100.64/10, CGNAT)", ...).
     pub external_class: Option<String>,
+    /// The trial IPv4 mapping: added, then deleted.
     pub mapping: Option<Trial>,
 }
 

@@ -95,11 +95,23 @@ impl Client {
         self.inner.route.gateway(family, false)
     }
 
+    /// Which of PCP and NAT-PMP the default gateway speaks over `family` (a probe that maps
+    /// nothing). Asked only when the discovery options allow talking to the network beyond the
+    /// named targets (multicast or the default gateway); otherwise says so.
+    pub fn port_control(&self, family: Family) -> crate::route_pcp::PortControl {
+        let options = &self.config().discovery;
+        if !(options.multicast || options.default_gateway) {
+            let message = "not asked: discovery is limited to the named routers".to_string();
+            return crate::route_pcp::PortControl { family, server: None, pcp_epoch: None, natpmp_external: None, message };
+        }
+        crate::route_pcp::probe(family, &self.budget())
+    }
+
     /// Remove leftovers listed in the journal at creation (also done on first `open`).
     pub fn clean_leftovers(&self) -> usize {
         let Some(task) = self.inner.with_engine(Engine::take_leftovers) else { return 0 };
         let crate::engine::Task::RemoveLeftovers { entries } = &task else { return 0 };
-        let (removed, kept) = self.inner.route.remove_leftovers(entries);
+        let (removed, kept) = self.inner.remove_leftovers(entries);
         self.inner.with_engine(|e| e.on_outcome(&task, Outcome::LeftoversKept(kept), Instant::now()));
         removed
     }
@@ -187,6 +199,7 @@ impl Client {
     /// Close every lease and stop the keeper. Also done on drop.
     pub fn close(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
+        self.inner.route.stop.cancel();
         self.inner.wake_keeper();
         if let Some(handle) = lock(&self.keeper).take() {
             let _ = handle.join();

@@ -19,16 +19,18 @@
 //!   is acting on, and that thread performs the delete when its outcome comes back.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::engine::{Engine, Outcome, Task};
+use crate::engine::{Engine, Holding, Outcome, Task};
 use crate::error::Error;
 use crate::events::EventSink;
 use crate::gateway_cache::lock;
-use crate::lease::FamilyLease;
-use crate::persist;
+use crate::lease::{FamilyLease, OpenRequest, PortStatus};
+use crate::limits::PCP_HEAD_START;
+use crate::persist::{self, JournalEntry};
+use crate::route_pcp::{self, Attempt, PcpRoute};
 use crate::route_upnp::UpnpRoute;
 use crate::types::Family;
 
@@ -37,6 +39,7 @@ pub(crate) struct Inner {
     /// Signalled after every change of the engine (a close waits on it).
     changed: Condvar,
     pub route: UpnpRoute,
+    pub pcp: PcpRoute,
     pub events: EventSink,
     /// The keeper sleeps on `wake` until its next deadline or until `wake_flag` is raised.
     pub wake: Condvar,
@@ -50,6 +53,7 @@ impl Inner {
             engine: Mutex::new(engine),
             changed: Condvar::new(),
             route,
+            pcp: PcpRoute::default(),
             events: EventSink::default(),
             wake: Condvar::new(),
             wake_flag: Mutex::new(false),
@@ -92,7 +96,7 @@ impl Inner {
             let outcome = if self.stopping.load(Ordering::SeqCst) && matches!(task, Task::Renew { .. } | Task::Confirm { .. }) {
                 Outcome::Postponed("the client is closing".into())
             } else {
-                catch_unwind(AssertUnwindSafe(|| self.route.perform(&task))).unwrap_or_else(|_| after_panic(&task))
+                catch_unwind(AssertUnwindSafe(|| self.perform(&task))).unwrap_or_else(|_| after_panic(&task))
             };
             let follow = self.with_engine(|e| e.on_outcome(&task, outcome, Instant::now()));
             for (i, t) in follow.into_iter().enumerate() {
@@ -134,7 +138,204 @@ fn after_panic(task: &Task) -> Outcome {
         }
         Task::Confirm { .. } | Task::Renew { .. } => Outcome::Postponed("internal error".into()),
         Task::Release { .. } => Outcome::Released(Err(failed())),
-        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new() },
+        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new() },
         Task::Discard { .. } | Task::ForgetGateway { .. } => Outcome::Done,
     }
+}
+
+/// Who won an open's race for one family.
+const NO_WINNER: u8 = 0;
+const PCP_WON: u8 = 1;
+const UPNP_WON: u8 = 2;
+
+impl Inner {
+    /// Perform one task: PCP/NAT-PMP holdings through the PCP route, the rest through UPnP; an
+    /// open races both routes.
+    pub(crate) fn perform(&self, task: &Task) -> Outcome {
+        let upnp = &self.route;
+        match task {
+            Task::Open { family, request, description, .. } => {
+                let (family_lease, holding) = self.open_family(*family, request, description);
+                Outcome::Opened { family_lease, holding }
+            }
+            Task::Renew { holding: Holding::Pcp { mapping }, follow_address, .. } => self.pcp.renew(mapping, *follow_address, &upnp.budget()),
+            Task::Release { holding: Holding::Pcp { mapping }, .. } => Outcome::Released(self.release_pcp(mapping)),
+            Task::Discard { holding: Holding::Pcp { mapping } } => {
+                let _ = self.release_pcp(mapping);
+                Outcome::Done
+            }
+            Task::RemoveLeftovers { entries } => Outcome::LeftoversKept(self.remove_leftovers(entries).1),
+            Task::Look { announce, .. } => match upnp.perform(task) {
+                Outcome::Looked { local_v6, rebooted, probed, .. } => Outcome::Looked { local_v6, rebooted, probed, announced: self.pcp.look(announce) },
+                other => other,
+            },
+            _ => upnp.perform(task),
+        }
+    }
+
+    /// Open one family: a PCP MAP (NAT-PMP for a version-0 server, IPv4) to the default gateway
+    /// from the address to open, raced with UPnP (discovery, then the action). The first grant
+    /// wins and stops the other route; a grant that comes after the other route won is deleted
+    /// again (no duplicate). Refused port 5351 comes back at once; silence or a slow refusal
+    /// never delays UPnP: the PCP exchange runs beside it, and is waited for only when UPnP
+    /// failed.
+    fn open_family(&self, family: Family, req: &OpenRequest, description: &str) -> (FamilyLease, Option<Holding>) {
+        let upnp = &self.route;
+        let routes = upnp.config.routes;
+        // The PCP server is the default gateway: asked only when discovery may reach beyond the
+        // targets it was given (multicast, or the default gateway), never from a client told to
+        // talk to named addresses alone (loopback tests, a user who named the router).
+        let options = &upnp.config.discovery;
+        let may_ask_gateway = options.multicast || options.default_gateway;
+        let looked_up = Instant::now();
+        let mut target = if routes.port_control(family) && may_ask_gateway { route_pcp::server_and_client(family, req) } else { None };
+        // A router named for this family is the only one to use: PCP goes to the default
+        // gateway, so it is asked only when that is the router named.
+        if let (Some(named), Some((server, _))) = (options.router, target) {
+            if named.is_ipv4() == server.is_ipv4() && named.ip() != server.ip() {
+                log::debug!("{family}: the router named ({}) is not the default gateway: UPnP alone", named.ip());
+                target = None;
+            }
+        }
+        log::debug!("{family}: PCP server and address to map: {target:?} (found in {:.1} ms)", looked_up.elapsed().as_secs_f64() * 1000.0);
+        if !routes.upnp {
+            // PCP/NAT-PMP alone: the whole action budget, retransmits on the RFC's schedule.
+            let mut fl = FamilyLease::new(family, true);
+            let Some((server, client)) = target else {
+                fl.status = PortStatus::NoGateway;
+                fl.message = if routes.port_control(family) {
+                    format!("no {family} default gateway (or no address toward it) to ask PCP/NAT-PMP")
+                } else {
+                    format!("the routes allowed cannot open {family} (NAT-PMP is IPv4 only)")
+                };
+                return (fl, None);
+            };
+            return match route_pcp::attempt(family, server, client, req, routes.pcp, routes.natpmp, &upnp.budget()) {
+                Attempt::Granted(mapping) => (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping })),
+                Attempt::Refused(fl) => (fl, None),
+                Attempt::NoAnswer(why) => {
+                    fl.status = PortStatus::NoGateway;
+                    fl.message = why;
+                    (fl, None)
+                }
+            };
+        }
+        let Some((server, client)) = target else { return upnp.open_family(family, req, description, &upnp.cancel) };
+
+        let claim = Arc::new(AtomicU8::new(NO_WINNER));
+        let stop_upnp = upnp.cancel.linked();
+        let (tx, rx) = mpsc::channel();
+        let started = Instant::now();
+        let pcp_budget = upnp.budget();
+        let action_timeout = upnp.config.action_timeout;
+        {
+            let (claim, stop_upnp, req) = (claim.clone(), stop_upnp.clone(), req.clone());
+            let (pcp, natpmp) = (routes.pcp, routes.natpmp);
+            // Detached: it ends by its own budget; a grant after UPnP won is deleted right here.
+            let spawned = std::thread::Builder::new().name("portopen-pcp".into()).spawn(move || {
+                let attempt = route_pcp::attempt(family, server, client, &req, pcp, natpmp, &pcp_budget);
+                if let Attempt::Granted(mapping) = &attempt {
+                    if claim.compare_exchange(NO_WINNER, PCP_WON, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                        stop_upnp.cancel();
+                    } else {
+                        log::info!("{family}: {} granted after UPnP opened the port: deleting the duplicate", mapping.route);
+                        // A budget of its own from now (a cancel does not stop a removal).
+                        let _ = mapping.delete(&crate::cancel::Budget::new(action_timeout, &crate::cancel::CancelToken::new()));
+                    }
+                }
+                let _ = tx.send(attempt);
+            });
+            if let Err(e) = spawned {
+                log::debug!("{family}: no PCP thread ({e}): UPnP alone");
+            }
+        }
+        // A head start: a PCP router answers within a millisecond or two (and a closed port
+        // 5351 refuses at once), so UPnP's discovery is not even begun then. Only a router
+        // that drops PCP silently pays it before its UPnP starts.
+        let early = match rx.recv_timeout(PCP_HEAD_START) {
+            Ok(Attempt::Granted(mapping)) => {
+                log::debug!("{family}: {} won the race after {:.1} ms", mapping.route, started.elapsed().as_secs_f64() * 1000.0);
+                return (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping }));
+            }
+            Ok(other) => Some(other),
+            Err(_) => None,
+        };
+        log::debug!("{family}: UPnP starts {:.1} ms after the race began", started.elapsed().as_secs_f64() * 1000.0);
+        let (upnp_fl, upnp_holding) = upnp.open_family(family, req, description, &stop_upnp);
+        if upnp_holding.is_some() {
+            if claim.compare_exchange(NO_WINNER, UPNP_WON, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                log::debug!("{family}: UPnP won the race after {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+                return (upnp_fl, upnp_holding);
+            }
+            // Both granted at once: the PCP grant stands; the UPnP one is removed, then PCP
+            // asked again (on a router where both share one state, the UPnP delete may have
+            // taken the same rule: the refresh re-makes it).
+            if let Some(holding) = &upnp_holding {
+                let _ = upnp.perform(&Task::Discard { holding: holding.clone() });
+            }
+        }
+        // UPnP failed or was stopped: the PCP answer decides (it comes by its own budget).
+        let wait = pcp_budget_left(started, upnp.config.action_timeout);
+        let attempt = early.unwrap_or_else(|| rx.recv_timeout(wait).unwrap_or_else(|_| Attempt::NoAnswer("PCP/NAT-PMP: no answer in time".into())));
+        match attempt {
+            Attempt::Granted(mapping) => {
+                let mapping = if upnp_holding.is_some() {
+                    match mapping.refresh(&crate::transport::pcp::Schedule::RFC6887, &upnp.budget()) {
+                        crate::pcp_mapping::MapResult::Granted { mapping, .. } => mapping,
+                        _ => mapping,
+                    }
+                } else {
+                    mapping
+                };
+                log::debug!("{family}: {} won the race after {:.1} ms", mapping.route, started.elapsed().as_secs_f64() * 1000.0);
+                (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping }))
+            }
+            // The router speaks PCP but not UPnP: its refusal says more than "no UPnP gateway".
+            Attempt::Refused(fl) if matches!(upnp_fl.status, PortStatus::NoGateway) => (fl, None),
+            Attempt::Refused(fl) => {
+                log::debug!("{family}: PCP/NAT-PMP refused too: {}", fl.message);
+                (upnp_fl, None)
+            }
+            Attempt::NoAnswer(why) => {
+                log::debug!("{family}: {why}");
+                (upnp_fl, None)
+            }
+        }
+    }
+
+    /// Remove what an earlier run left (journal entries), each through the route that made it.
+    /// Returns how many were removed, and the entries whose router did not answer (kept for the
+    /// next start).
+    pub(crate) fn remove_leftovers(&self, entries: &[JournalEntry]) -> (usize, Vec<JournalEntry>) {
+        let (pcp, rest): (Vec<JournalEntry>, Vec<JournalEntry>) = entries.iter().cloned().partition(|e| matches!(e, JournalEntry::Pcp { .. }));
+        let (mut removed, mut kept) = self.route.remove_leftovers(&rest);
+        for entry in pcp {
+            match self.pcp.remove_leftover(&entry, &self.route.budget(), |m| self.remove_pinhole_via_upnp(m)) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    log::info!("leftover kept for next start: {e}");
+                    kept.push(entry);
+                }
+            }
+        }
+        (removed, kept)
+    }
+
+    /// Delete a PCP holding; on miniupnpd 2.3.1's refused IPv6 delete, through UPnP by its tuple.
+    fn release_pcp(&self, mapping: &crate::pcp_mapping::PcpMapping) -> Result<(), Error> {
+        self.pcp.release(mapping, &self.route.closing_budget(), |m| self.remove_pinhole_via_upnp(m))
+    }
+
+    /// Remove an IPv6 pinhole by its tuple through UPnP (None: the router has no UPnP gateway).
+    fn remove_pinhole_via_upnp(&self, mapping: &crate::pcp_mapping::PcpMapping) -> Option<Result<(), Error>> {
+        let tuple = route_pcp::pinhole_tuple(mapping)?;
+        let gateway = self.route.gateways.get(Family::V6, false, &self.route.config, &crate::cancel::CancelToken::new()).ok()?;
+        Some(self.route.delete_pinhole_by_tuple(&gateway, &tuple, &self.route.closing_budget()).map(|_| ()))
+    }
+}
+
+/// What is left of the PCP attempt's budget (it started with the race).
+fn pcp_budget_left(started: Instant, budget: std::time::Duration) -> std::time::Duration {
+    (started + budget).saturating_duration_since(Instant::now()) + crate::limits::CANCEL_POLL
 }

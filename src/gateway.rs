@@ -20,13 +20,18 @@ use crate::types::Family;
 /// The kinds of service portopen drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ServiceKind {
+    /// WANPPPConnection:1 (IPv4, PPPoE links).
     WanPppConnection1,
+    /// WANIPConnection:1 (IPv4).
     WanIpConnection1,
+    /// WANIPConnection:2 (IPv4, IGD:2: AddAnyPortMapping).
     WanIpConnection2,
+    /// WANIPv6FirewallControl:1 (IPv6 pinholes).
     WanIpv6FirewallControl1,
 }
 
 impl ServiceKind {
+    /// The kind of a serviceType URN (None: a service portopen does not use).
     pub fn from_type(service_type: &str) -> Option<ServiceKind> {
         let t = service_type.trim();
         let kind = t.strip_prefix("urn:schemas-upnp-org:service:")?;
@@ -38,6 +43,7 @@ impl ServiceKind {
             _ => None,
         }
     }
+    /// The service's short name ("WANIPConnection:2", ...).
     pub fn name(self) -> &'static str {
         match self {
             ServiceKind::WanIpConnection2 => "WANIPConnection:2",
@@ -51,9 +57,11 @@ impl ServiceKind {
 /// A service endpoint on the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
+    /// Which service it is.
     pub kind: ServiceKind,
     /// The exact serviceType URN from the description (sent back in SOAPAction).
     pub service_type: String,
+    /// Where its SOAP actions are posted (resolved against URLBase or LOCATION).
     pub control_url: HttpUrl,
     /// Which WANConnectionDevice it belongs to (for routers with several).
     pub wan_connection_device: Option<usize>,
@@ -64,14 +72,23 @@ pub struct Service {
 pub struct Gateway {
     /// The family it was discovered and is controlled over.
     pub family: Family,
+    /// The root description's URL (the SSDP LOCATION).
     pub location: HttpUrl,
+    /// The SERVER header of its answer (OS, UPnP version, product).
     pub server: Option<String>,
+    /// Its USN (unique service name): the device's UDN and type.
     pub usn: String,
+    /// BOOTID.UPNP.ORG of its answer: changes when the device restarts.
     pub boot_id: Option<u32>,
+    /// The root device's type URN (InternetGatewayDevice:1 or :2).
     pub device_type: String,
+    /// Its friendly name, as the router's vendor set it.
     pub friendly_name: String,
+    /// Its manufacturer.
     pub manufacturer: String,
+    /// Its model name.
     pub model_name: String,
+    /// Its model number.
     pub model_number: String,
     /// Port mapping service (WANIPConnection:2 > :1 > WANPPPConnection:1).
     pub wan: Option<Service>,
@@ -239,10 +256,12 @@ impl Gateway {
         }
     }
 
+    /// The IPv4 WAN connection service, or a NoService error naming `action`.
     pub fn wan_service(&self, action: &str) -> Result<&Service, Error> {
         self.wan.as_ref().ok_or_else(|| Error::NoService(format!("{action}: the gateway at {} offers no WANIPConnection or WANPPPConnection", self.location)))
     }
 
+    /// The IPv6 firewall control service, or a NoService error naming `action`.
     pub fn firewall_service(&self, action: &str) -> Result<&Service, Error> {
         if self.family != Family::V6 {
             return Err(Error::NotSupported(format!(
@@ -310,16 +329,18 @@ impl Gateway {
 /// link-local or temporary choice is replaced by the stable global address of that interface
 /// (a pinhole for a link-local or a daily-changing address is useless).
 pub fn choose_local_addr(family: Family, location: &HttpUrl) -> Result<IpAddr, Error> {
-    let os_choice = platform::local_addr_toward(location.socket_addr()).map_err(|e| Error::io(format!("finding the local address toward {location}"), &e))?;
+    local_addr_toward(family, location.socket_addr(), location.scope_id)
+}
+
+/// [`choose_local_addr`] toward any address (`scope`: the interface of a link-local target).
+pub(crate) fn local_addr_toward(family: Family, target: SocketAddr, scope: u32) -> Result<IpAddr, Error> {
+    let os_choice = platform::local_addr_toward(target).map_err(|e| Error::io(format!("finding the local address toward {target}"), &e))?;
     if family == Family::V4 {
         return Ok(os_choice);
     }
     let IpAddr::V6(os_v6) = os_choice else { return Ok(os_choice) };
     let interfaces = platform::interfaces().unwrap_or_default();
-    let iface = interfaces
-        .iter()
-        .find(|i| i.v6.iter().any(|a| a.ip == os_v6))
-        .or_else(|| interfaces.iter().find(|i| location.scope_id != 0 && i.index == location.scope_id));
+    let iface = interfaces.iter().find(|i| i.v6.iter().any(|a| a.ip == os_v6)).or_else(|| interfaces.iter().find(|i| scope != 0 && i.index == scope));
     let Some(iface) = iface else { return Ok(os_choice) };
     let current = iface.v6.iter().find(|a| a.ip == os_v6);
     if V6Scope::of(&os_v6) == V6Scope::Global && current.is_none_or(|a| !a.temporary && !a.deprecated) {
@@ -364,6 +385,7 @@ pub struct DiscoveryOptions {
     pub collect_all: bool,
     /// Local address to use for IPv4 / IPv6 (None: the OS's choice, see [`choose_local_addr`]).
     pub local_v4: Option<Ipv4Addr>,
+    /// The same for IPv6 (pinholes are then for this address).
     pub local_v6: Option<Ipv6Addr>,
 }
 

@@ -4,11 +4,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::error::Error;
 use crate::limits::DEFAULT_LEASE_SECS;
-use crate::types::{Family, Protocol};
+use crate::types::{Family, Protocol, Route};
 
 /// What to open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenRequest {
+    /// UDP or TCP.
     pub protocol: Protocol,
     /// The port the game listens on (1024..=65535 for pinholes; 1..=65535 for mappings).
     pub internal_port: u16,
@@ -23,6 +24,7 @@ pub struct OpenRequest {
     /// Internal addresses to open for (None: the host's address toward the gateway; for IPv6 the
     /// stable global one, not a temporary privacy address).
     pub internal_v4: Option<Ipv4Addr>,
+    /// The same for the IPv6 pinhole.
     pub internal_v6: Option<Ipv6Addr>,
     /// Mapping description (None: the client's default, "portopen").
     pub description: Option<String>,
@@ -82,6 +84,7 @@ pub enum PortStatus {
 }
 
 impl PortStatus {
+    /// Lower-case name ("open", "upstream NAT", ...), as the CLI and logs spell it.
     pub fn name(self) -> &'static str {
         match self {
             PortStatus::NotRequested => "not requested",
@@ -109,7 +112,9 @@ impl PortStatus {
 /// One family of a lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FamilyLease {
+    /// The family this part of the lease is for.
     pub family: Family,
+    /// Open, or why not.
     pub status: PortStatus,
     /// The host address and port the traffic goes to.
     pub internal: Option<SocketAddr>,
@@ -117,11 +122,15 @@ pub struct FamilyLease {
     pub external: Option<SocketAddr>,
     /// Lease the router granted, seconds (0: permanent; deleted on close).
     pub lease_secs: u32,
+    /// The protocol that opened it, or that found nothing to open (the IPv6 firewall is off);
+    /// None: not open.
+    pub route: Option<Route>,
     /// The router's UPnP error code behind a refusal, when there is one.
     pub upnp_code: Option<u16>,
     /// Why, in words (empty when open without remark).
     pub message: String,
-    /// The router this family was asked of (its LOCATION address), when one was found.
+    /// The router this family was asked of (UPnP: its LOCATION address; PCP/NAT-PMP: the
+    /// server's, the default gateway), when one was found.
     pub router: Option<IpAddr>,
     /// True when that router is known not to be this host's default gateway for the family
     /// (no answer came from the default gateway, or the caller named another router): what it
@@ -139,6 +148,7 @@ impl FamilyLease {
             internal: None,
             external: None,
             lease_secs: 0,
+            route: None,
             upnp_code: None,
             message: String::new(),
             router: None,
@@ -160,6 +170,7 @@ impl FamilyLease {
         self.message = error.to_string();
         self.external = None;
         self.lease_secs = 0;
+        self.route = None;
     }
 }
 
@@ -191,14 +202,20 @@ pub enum Closed {
 /// Snapshot of a lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseInfo {
+    /// The lease's id (events name it).
     pub id: u64,
+    /// UDP or TCP.
     pub protocol: Protocol,
+    /// The game's port.
     pub internal_port: u16,
+    /// The IPv4 port mapping.
     pub v4: FamilyLease,
+    /// The IPv6 pinhole.
     pub v6: FamilyLease,
 }
 
 impl LeaseInfo {
+    /// The part of the lease for `family`.
     pub fn family(&self, family: Family) -> &FamilyLease {
         match family {
             Family::V4 => &self.v4,

@@ -165,3 +165,15 @@ pub const PCP_ANNOUNCE_READS_MAX: usize = 16;
 /// Pause after a receive error other than a timeout or a refusal (an ICMP host unreachable
 /// while the router is down repeats at once), so the exchange does not spin until its deadline.
 pub const PCP_RECV_ERROR_PAUSE: Duration = Duration::from_millis(20);
+/// How long an `open` waits for the PCP/NAT-PMP server's first answer before the family is
+/// UPnP's alone. A PCP router answers in 1-2 ms in the lab; the exchange goes on in the
+/// background up to the action budget (a late grant that lost the race is deleted again).
+pub const PCP_RACE_BOUND: Duration = Duration::from_millis(250);
+/// The lifetime asked to cut a pinhole PCP will not delete (miniupnpd 2.3.1 after an IPv6
+/// refresh): the server clamps it to its minimum (120 s on miniupnpd).
+pub const PCP_SHORTEN_LIFETIME: u32 = 1;
+/// How long an `open` waits for the PCP/NAT-PMP answer before UPnP's discovery starts beside
+/// it: a PCP router answers in 1-2 ms in the lab (then UPnP is never started, and opening takes
+/// no more than that), a closed port 5351 refuses at once. Only a router that drops PCP in
+/// silence makes UPnP start this much later.
+pub const PCP_HEAD_START: Duration = Duration::from_millis(10);

@@ -5,7 +5,7 @@
 //! still read, so a crash journal they left is still cleaned. Both are read back bounded in
 //! size, and any line that does not parse is ignored with a logged reason.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use crate::error::Error;
@@ -14,7 +14,7 @@ use crate::json::Json;
 use crate::limits::STATE_FILE_MAX;
 use crate::parse::json::{self, int_field, str_field};
 use crate::parse::url::HttpUrl;
-use crate::types::{Family, Protocol};
+use crate::types::{Family, Protocol, Route};
 
 const CACHE_MAGIC: &str = "portopen-cache-1";
 /// First line of a journal written before version 2 (tab-separated records).
@@ -116,8 +116,34 @@ pub fn parse_cache(text: &str) -> Vec<Gateway> {
 /// Something the library opened on a router, as recorded in the journal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JournalEntry {
-    Mapping { control: Service, local: IpAddr, external_port: u16, protocol: Protocol, internal_client: Ipv4Addr, internal_port: u16, description: String },
-    Pinhole { control: Service, local: IpAddr, id: u16, protocol: Protocol, internal_client: Ipv6Addr, internal_port: u16 },
+    Mapping {
+        control: Service,
+        local: IpAddr,
+        external_port: u16,
+        protocol: Protocol,
+        internal_client: Ipv4Addr,
+        internal_port: u16,
+        description: String,
+    },
+    Pinhole {
+        control: Service,
+        local: IpAddr,
+        id: u16,
+        protocol: Protocol,
+        internal_client: Ipv6Addr,
+        internal_port: u16,
+    },
+    /// A mapping or pinhole made through PCP (deleted with its nonce) or NAT-PMP (IPv4), from
+    /// `client` (the mapped address) at `server`.
+    Pcp {
+        server: SocketAddr,
+        route: Route,
+        nonce: [u8; 12],
+        client: IpAddr,
+        protocol: Protocol,
+        internal_port: u16,
+        external_port: u16,
+    },
 }
 
 /// The journal as JSON lines (one JSON object per line, UTF-8, `\n` after each):
@@ -132,7 +158,11 @@ pub enum JournalEntry {
 /// send its removal (`service_type`, `control_url`, from the local address `local`) and what
 /// identifies it (a mapping: external port, protocol, internal client and port, and the
 /// description it was made with; a pinhole: its UniqueID `id`, protocol, internal client and
-/// port). Ports and ids are numbers, everything else strings. Readers ignore unknown fields.
+/// port). A mapping or pinhole made through PCP or NAT-PMP is a `"kind":"pcp"` line: `route`
+/// (`pcp`, `natpmp`), `server` (address:5351), `nonce` (24 hex digits: the delete must carry
+/// it), `client` (the mapped address), `protocol`, `internal_port`, `external_port`; readers
+/// before it skip the line. Ports and ids are numbers, everything else strings. Readers ignore
+/// unknown fields.
 pub fn format_journal(entries: &[JournalEntry]) -> String {
     let mut out = format!("{JOURNAL_HEADER}\n");
     let text = |t: &dyn std::fmt::Display| Json::s(t.to_string());
@@ -159,6 +189,16 @@ pub fn format_journal(entries: &[JournalEntry]) -> String {
                 ("protocol", text(protocol)),
                 ("internal_client", text(internal_client)),
                 ("internal_port", number(*internal_port)),
+            ]),
+            JournalEntry::Pcp { server, route, nonce, client, protocol, internal_port, external_port } => Json::Obj(vec![
+                ("kind", Json::s("pcp")),
+                ("route", Json::s(route.tag())),
+                ("server", text(server)),
+                ("nonce", Json::s(nonce.iter().map(|b| format!("{b:02x}")).collect::<String>())),
+                ("client", text(client)),
+                ("protocol", text(protocol)),
+                ("internal_port", number(*internal_port)),
+                ("external_port", number(*external_port)),
             ]),
         };
         out.push_str(&line.line());
@@ -194,10 +234,21 @@ fn parse_journal_json(line: &str) -> Option<JournalEntry> {
             return None;
         }
     };
-    let control = parse_service(str_field(&f, "service_type")?, str_field(&f, "control_url")?)??;
-    let local: IpAddr = str_field(&f, "local")?.parse().ok()?;
     let protocol = Protocol::parse(str_field(&f, "protocol")?)?;
     let internal_port = u16::try_from(int_field(&f, "internal_port")?).ok()?;
+    if str_field(&f, "kind")? == "pcp" {
+        return Some(JournalEntry::Pcp {
+            route: Route::parse(str_field(&f, "route")?).filter(|r| *r != Route::Upnp)?,
+            server: str_field(&f, "server")?.parse().ok()?,
+            nonce: parse_nonce(str_field(&f, "nonce")?)?,
+            client: str_field(&f, "client")?.parse().ok()?,
+            protocol,
+            internal_port,
+            external_port: u16::try_from(int_field(&f, "external_port")?).ok()?,
+        });
+    }
+    let control = parse_service(str_field(&f, "service_type")?, str_field(&f, "control_url")?)??;
+    let local: IpAddr = str_field(&f, "local")?.parse().ok()?;
     match str_field(&f, "kind")? {
         "mapping" => Some(JournalEntry::Mapping {
             control,
@@ -246,6 +297,18 @@ fn parse_journal_tabs(line: &str) -> Option<JournalEntry> {
         }),
         _ => None,
     }
+}
+
+/// A PCP nonce written as 24 hex digits.
+fn parse_nonce(hex: &str) -> Option<[u8; 12]> {
+    if hex.len() != 24 || !hex.is_ascii() {
+        return None;
+    }
+    let mut nonce = [0u8; 12];
+    for (i, b) in nonce.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(nonce)
 }
 
 /// Read a state file, bounded. A missing file is empty.
@@ -327,6 +390,32 @@ mod tests {
         );
         assert!(lines[1].ends_with(r#""description":"my \"game\"\u0009server é"}"#), "{}", lines[1]);
         assert_eq!(parse_journal(&text), entries());
+    }
+
+    #[test]
+    fn a_pcp_entry_keeps_its_route_server_and_nonce() {
+        let mut all = entries();
+        all.push(JournalEntry::Pcp {
+            server: "[2001:db8:1::1]:5351".parse().unwrap(),
+            route: crate::types::Route::Pcp,
+            nonce: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xfe, 0xff],
+            client: "2001:db8:1::100".parse().unwrap(),
+            protocol: Protocol::Udp,
+            internal_port: 44300,
+            external_port: 44300,
+        });
+        all.push(JournalEntry::Pcp {
+            server: "192.168.77.1:5351".parse().unwrap(),
+            route: crate::types::Route::NatPmp,
+            nonce: [0; 12],
+            client: "192.168.77.100".parse().unwrap(),
+            protocol: Protocol::Tcp,
+            internal_port: 44300,
+            external_port: 44301,
+        });
+        let text = format_journal(&all);
+        assert!(text.lines().nth(3).unwrap().contains(r#""nonce":"0102030405060708090afeff""#), "{text}");
+        assert_eq!(parse_journal(&text), all);
     }
 
     #[test]

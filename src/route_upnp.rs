@@ -14,12 +14,12 @@ use crate::error::Error;
 use crate::gateway::{choose_local_addr, Gateway};
 use crate::gateway_cache::{lock, GatewayCache};
 use crate::lease::{Closed, FamilyLease, OpenRequest, PortStatus};
-use crate::limits::{LEFTOVER_PINHOLE_LEASE_SECS, MAPPING_LEASE_MAX_SECS, PINHOLE_LEASE_MAX_SECS};
+use crate::limits::{LEFTOVER_PINHOLE_LEASE_SECS, MAPPING_LEASE_MAX_SECS, PINHOLE_LEASE_MAX_SECS, SSDP_PROBE_WAIT};
 use crate::persist::JournalEntry;
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
 use crate::transport::notify::NotifyWatch;
-use crate::types::{Family, Protocol};
+use crate::types::{Family, Protocol, Route};
 
 /// Which gateway a NOTIFY listener is for (its LOCATION address, and this host's address toward
 /// it, whose interface the listener joined), and the listener (None: it could not be opened).
@@ -29,6 +29,9 @@ pub(crate) struct UpnpRoute {
     pub config: ClientConfig,
     /// Cancels blocking calls in flight (`Client::cancel`); closing ignores it.
     pub cancel: CancelToken,
+    /// Tripped when the client closes: stops a look's wait (the probe's) so closing is not
+    /// held up by it. The close's own exchanges do not use it.
+    pub stop: CancelToken,
     pub gateways: GatewayCache,
     /// Per family: the NOTIFY listener of the gateway leases are held on. Used by the one
     /// thread that looks between renewals (the keeper, or `renew_due`'s caller).
@@ -37,7 +40,7 @@ pub(crate) struct UpnpRoute {
 
 impl UpnpRoute {
     pub(crate) fn new(config: ClientConfig) -> UpnpRoute {
-        let route = UpnpRoute { config, cancel: CancelToken::new(), gateways: GatewayCache::default(), watches: Default::default() };
+        let route = UpnpRoute { config, cancel: CancelToken::new(), stop: CancelToken::new(), gateways: GatewayCache::default(), watches: Default::default() };
         route.gateways.load(&route.config);
         route
     }
@@ -61,14 +64,16 @@ impl UpnpRoute {
         match task {
             Task::RemoveLeftovers { entries } => Outcome::LeftoversKept(self.remove_leftovers(entries).1),
             Task::Open { family, request, description, .. } => {
-                let (family_lease, holding) = self.open_family(*family, request, description);
+                let (family_lease, holding) = self.open_family(*family, request, description, &self.cancel);
                 Outcome::Opened { family_lease, holding }
             }
             Task::Confirm { holding: Holding::Mapping { gateway, mapping, .. }, .. } => {
                 Outcome::Confirmed { lease_secs: self.confirm_mapping(gateway, mapping) }
             }
             Task::Confirm { holding: Holding::Pinhole { gateway, id, pinhole, .. }, .. } => self.confirm_pinhole(gateway, *id, pinhole),
-            Task::Confirm { holding: Holding::Nothing, .. } => Outcome::Confirmed { lease_secs: Some(0) },
+            Task::Confirm { holding: Holding::Nothing | Holding::Pcp { .. }, .. } => Outcome::Confirmed { lease_secs: Some(0) },
+            // The driver gives PCP holdings to the PCP route.
+            Task::Renew { holding: Holding::Pcp { .. }, .. } => Outcome::Postponed("a PCP holding is not renewed through UPnP".into()),
             Task::Renew { holding: Holding::Pinhole { gateway, id, pinhole, .. }, follow_address, .. } => {
                 self.renew_pinhole(gateway, *id, pinhole, *follow_address)
             }
@@ -83,7 +88,7 @@ impl UpnpRoute {
                 self.gateways.forget(gateway);
                 Outcome::Done
             }
-            Task::Look { v6_gateways, notify, probe } => self.look(v6_gateways, notify, probe),
+            Task::Look { v6_gateways, notify, probe, .. } => self.look(v6_gateways, notify, probe),
         }
     }
 
@@ -146,6 +151,8 @@ impl UpnpRoute {
                 log::info!("removed leftover pinhole {id} (now {found}) for [{internal_client}]:{internal_port}/{protocol}");
                 Ok(true)
             }
+            // The driver gives these to the PCP route.
+            JournalEntry::Pcp { .. } => Ok(false),
         }
     }
 
@@ -206,11 +213,12 @@ impl UpnpRoute {
 
     /// Open one family of a lease: gateway (cached or discovered), then the action. A cached
     /// gateway that does not answer is dropped and discovery runs once more.
-    fn open_family(&self, family: Family, req: &OpenRequest, description: &str) -> (FamilyLease, Option<Holding>) {
+    /// `cancel` stops it (the client's cancel, or the other route won the race).
+    pub(crate) fn open_family(&self, family: Family, req: &OpenRequest, description: &str, cancel: &CancelToken) -> (FamilyLease, Option<Holding>) {
         let mut fl = FamilyLease::new(family, true);
         let mut fresh = false;
         loop {
-            let gw = match self.gateway(family, fresh) {
+            let gw = match self.gateways.get(family, fresh, &self.config, cancel) {
                 Ok(gw) => gw,
                 Err(e) => {
                     let status = match e {
@@ -223,10 +231,14 @@ impl UpnpRoute {
                 }
             };
             fl.asked_of(&gw);
+            let budget = Budget::new(self.config.action_timeout, cancel);
             let result = match family {
-                Family::V4 => self.open_v4(req, description, &gw, &mut fl),
-                Family::V6 => self.open_v6(req, &gw, &mut fl),
+                Family::V4 => self.open_v4(req, description, &gw, &mut fl, &budget),
+                Family::V6 => self.open_v6(req, &gw, &mut fl, &budget),
             };
+            if result.as_ref().is_ok_and(Option::is_some) {
+                fl.route = Some(Route::Upnp);
+            }
             match result {
                 Ok(holding) => return (fl, holding),
                 Err(e) if e.is_unreachable() && !fresh => {
@@ -241,14 +253,13 @@ impl UpnpRoute {
         }
     }
 
-    fn open_v4(&self, req: &OpenRequest, description: &str, gw: &Gateway, fl: &mut FamilyLease) -> Result<Option<Holding>, Error> {
-        let budget = self.budget();
+    fn open_v4(&self, req: &OpenRequest, description: &str, gw: &Gateway, fl: &mut FamilyLease, budget: &Budget) -> Result<Option<Holding>, Error> {
         let internal_client = match (req.internal_v4, gw.local_addr) {
             (Some(ip), _) => ip,
             (None, IpAddr::V4(ip)) => ip,
             (None, IpAddr::V6(_)) => return Err(Error::InvalidArgument("IPv4 gateway reached over IPv6".into())),
         };
-        let external_ip = match gw.external_address(&budget)? {
+        let external_ip = match gw.external_address(budget)? {
             ExternalAddress::None | ExternalAddress::V4(_, V4Class::Unspecified) => {
                 // miniupnpd answers empty when its WAN address is reserved (behind CGNAT) and
                 // will not forward from it; other routers when the WAN link is down. Either way
@@ -284,7 +295,7 @@ impl UpnpRoute {
         };
         // The router's success answer confirms the mapping; the read-back (its lease, that it
         // really exists) is asked by the engine right after, off the game's critical path.
-        let mut mapping = gw.add_mapping(&wanted, &budget)?;
+        let mut mapping = gw.add_mapping(&wanted, budget)?;
         fl.status = PortStatus::Open;
         fl.internal = Some(SocketAddr::from((internal_client, req.internal_port)));
         fl.external = external_ip.map(|ip| SocketAddr::from((ip, mapping.external_port)));
@@ -302,8 +313,7 @@ impl UpnpRoute {
         Ok(Some(Holding::Mapping { gateway: gw.clone(), mapping, confirmed: false }))
     }
 
-    fn open_v6(&self, req: &OpenRequest, gw: &Gateway, fl: &mut FamilyLease) -> Result<Option<Holding>, Error> {
-        let budget = self.budget();
+    fn open_v6(&self, req: &OpenRequest, gw: &Gateway, fl: &mut FamilyLease, budget: &Budget) -> Result<Option<Holding>, Error> {
         let internal_client = match (req.internal_v6, gw.local_addr) {
             (Some(ip), _) => ip,
             (None, IpAddr::V6(ip)) => ip,
@@ -321,7 +331,7 @@ impl UpnpRoute {
         // AddPinhole first: on a working router that is the only exchange. Only when it fails
         // does GetFirewallStatus tell "firewall off" and "pinholes not allowed" apart from a
         // failure.
-        let refusal = match gw.add_pinhole(&pinhole, &budget) {
+        let refusal = match gw.add_pinhole(&pinhole, budget) {
             Ok(id) => {
                 fl.status = PortStatus::Open;
                 fl.external = fl.internal;
@@ -335,7 +345,7 @@ impl UpnpRoute {
             }
             Err(e) => e,
         };
-        match gw.firewall_status(&budget) {
+        match gw.firewall_status(budget) {
             Ok(st) if !st.enabled => {
                 fl.status = PortStatus::OpenAlready;
                 fl.external = fl.internal;
@@ -463,6 +473,7 @@ impl UpnpRoute {
             Holding::Mapping { gateway, mapping, .. } => gateway.delete_port_mapping(None, mapping.external_port, mapping.protocol, &budget),
             Holding::Pinhole { gateway, id, .. } => gateway.delete_pinhole(*id, &budget),
             Holding::Nothing => Ok(()),
+            Holding::Pcp { .. } => Err(Error::InvalidArgument("a PCP holding is not released through UPnP".into())),
         };
         match (result, holding) {
             (Err(e), _) if e.is_gone() => Ok(()),
@@ -486,7 +497,7 @@ impl UpnpRoute {
     /// AddPinhole of the same tuple returns the existing pinhole's id (or makes a short-lived
     /// one), which is then deleted. Either way nothing is left for that tuple. This is how an
     /// ambiguous answer to a delete is settled, and how a crash's leftover is removed.
-    fn delete_pinhole_by_tuple(&self, gw: &Gateway, pinhole: &Pinhole, budget: &Budget) -> Result<u16, Error> {
+    pub(crate) fn delete_pinhole_by_tuple(&self, gw: &Gateway, pinhole: &Pinhole, budget: &Budget) -> Result<u16, Error> {
         let probe = Pinhole { lease_secs: LEFTOVER_PINHOLE_LEASE_SECS, ..pinhole.clone() };
         let found = gw.add_pinhole(&probe, budget)?;
         gw.delete_pinhole(found, budget)?;
@@ -523,8 +534,9 @@ impl UpnpRoute {
                 rebooted.push((family, gateway.location.clone()));
             }
         }
-        let probed = probe.iter().zip(crate::transport::probe::probe(probe)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
-        Outcome::Looked { local_v6, rebooted, probed }
+        let budget = Budget::new(SSDP_PROBE_WAIT, &self.stop);
+        let probed = probe.iter().zip(crate::transport::probe::probe(probe, &budget)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
+        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new() }
     }
 }
 

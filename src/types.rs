@@ -85,3 +85,43 @@ impl fmt::Display for Protocol {
         f.write_str(self.upnp_name())
     }
 }
+
+/// The protocol that opened a family of a lease on the router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// UPnP IGD: WANIPConnection (IPv4) or WANIPv6FirewallControl (IPv6).
+    Upnp,
+    /// PCP (RFC 6887) MAP, either family.
+    Pcp,
+    /// NAT-PMP (RFC 6886), IPv4 only.
+    NatPmp,
+}
+
+impl Route {
+    /// "UPnP", "PCP", "NAT-PMP".
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Upnp => "UPnP",
+            Route::Pcp => "PCP",
+            Route::NatPmp => "NAT-PMP",
+        }
+    }
+    /// "upnp", "pcp", "natpmp": the CLI's and the journal's spelling.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Route::Upnp => "upnp",
+            Route::Pcp => "pcp",
+            Route::NatPmp => "natpmp",
+        }
+    }
+    /// Parse a tag (any case).
+    pub fn parse(text: &str) -> Option<Route> {
+        [Route::Upnp, Route::Pcp, Route::NatPmp].into_iter().find(|r| r.tag().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

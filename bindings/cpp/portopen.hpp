@@ -55,6 +55,14 @@ enum class Status : uint32_t {
 enum class Family : uint32_t { V4 = PORTOPEN_FAMILY_V4, V6 = PORTOPEN_FAMILY_V6 };
 enum class Protocol : uint32_t { Tcp = PORTOPEN_PROTOCOL_TCP, Udp = PORTOPEN_PROTOCOL_UDP };
 
+/// The protocol that opened a family of a lease (see portopen_route).
+enum class Route : uint32_t {
+  None = PORTOPEN_ROUTE_NONE,
+  Upnp = PORTOPEN_ROUTE_UPNP,
+  Pcp = PORTOPEN_ROUTE_PCP,
+  NatPmp = PORTOPEN_ROUTE_NAT_PMP,
+};
+
 /// Where one family of a lease stands (see portopen_port_status for each value).
 enum class PortStatus : uint32_t {
   NotRequested = PORTOPEN_PORT_STATUS_NOT_REQUESTED,
@@ -223,6 +231,7 @@ struct Config {
   bool no_multicast = false;
   bool no_default_gateway = false;
   bool manual_renew = false;  ///< no renewal thread: call Client::renew_due yourself
+  Route route = Route::None;  ///< use this route only (None: PCP/NAT-PMP raced with UPnP)
 };
 
 /// What to open. internal_port is required; both families by default.
@@ -248,6 +257,7 @@ struct FamilyState {
   Address router;                    ///< the router asked (its LOCATION address); empty when none
   bool not_default_gateway = false;  ///< that router is known not to be the default gateway
   uint8_t other_routers = 0;         ///< other UPnP gateways that answered the same discovery
+  Route route = Route::None;  ///< the protocol that opened it
 };
 
 struct LeaseInfo {
@@ -397,6 +407,8 @@ class Lease {
     out.v6.not_default_gateway = c.v6_not_default_gateway != 0;
     out.v4.other_routers = c.v4_other_routers;
     out.v6.other_routers = c.v6_other_routers;
+    out.v4.route = static_cast<Route>(c.v4_route);
+    out.v6.route = static_cast<Route>(c.v6_route);
     return out;
   }
   /// Why `family` is in its state, in words ("" when open without remark).
@@ -512,6 +524,7 @@ class Client {
     c.no_multicast = config.no_multicast ? 1 : 0;
     c.no_default_gateway = config.no_default_gateway ? 1 : 0;
     c.manual_renew = config.manual_renew ? 1 : 0;
+    c.route = static_cast<uint8_t>(config.route);
     portopen_client *raw = nullptr;
     status = portopen_client_new(&c, &raw);
     if (status != PORTOPEN_STATUS_OK) return Error::last(status);

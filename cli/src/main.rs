@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use portopen::json::Json as J;
 use portopen::{
-    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, V4Class,
+    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Route,
+    Routes, V4Class,
 };
 
 // ---- output that never panics ------------------------------------------------------------
@@ -67,6 +68,8 @@ options:
                         too, port 1900 unless given); default: the default gateway's
   --no-multicast        only unicast searches (--router, default gateway)
   --interface NAME      search on this interface only (repeatable; it must be up, with an address)
+  --route upnp|pcp|natpmp
+                        use this route to the router only (default: PCP/NAT-PMP raced with UPnP)
   --json                machine-readable output (one JSON value per line)
   -v, -vv               log to stderr (info, debug)
 open:
@@ -162,6 +165,11 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
                 a.config.discovery.router = Some(addr);
             }
             "--no-multicast" => a.config.discovery.multicast = false,
+            "--route" => {
+                let text = value(&mut it, arg)?;
+                let route = Route::parse(text).ok_or_else(|| format!("--route: '{text}' is not upnp, pcp or natpmp"))?;
+                a.config.routes = Routes::only(route);
+            }
             "--interface" => {
                 let name = value(&mut it, arg)?;
                 if name.is_empty() {
@@ -318,6 +326,7 @@ fn family_lease_json(fl: &FamilyLease) -> J {
         ("external", J::opt(fl.external, |a| J::s(a.to_string()))),
         ("external_class", J::opt(fl.external, |a| address_class(a.ip()))),
         ("lease_secs", J::Num(fl.lease_secs as f64)),
+        ("route", J::opt(fl.route, |r| J::s(r.tag()))),
         ("upnp_code", J::opt(fl.upnp_code, |c| J::Num(c as f64))),
         ("message", J::s(fl.message.clone())),
         ("router", J::opt(fl.router, |ip| J::s(ip.to_string()))),
@@ -352,7 +361,11 @@ fn print_family_lease(fl: &FamilyLease, wished_port: u16) {
     if let Some(ext) = fl.external {
         line.push_str(&format!(" at {ext}"));
     }
-    line.push_str(&format!(" (lease {} s)", fl.lease_secs));
+    line.push_str(&format!(" (lease {} s", fl.lease_secs));
+    if let Some(route) = fl.route {
+        line.push_str(&format!(", by {route}"));
+    }
+    line.push(')');
     if let Some(ext) = fl.external.filter(|e| fl.family == Family::V4 && e.port() != wished_port) {
         line.push_str(&format!(" — port {wished_port} was taken on the router; peers use {}", ext.port()));
     }
@@ -461,6 +474,28 @@ fn cmd_discover(a: &Args, client: &Client) -> ExitCode {
             }
             Err(e) => report_error(a, family, &e),
         }
+        // The second route: PCP / NAT-PMP at the default gateway (a probe that maps nothing).
+        let pc = client.port_control(family);
+        if a.json {
+            let routes: Vec<J> = pc.routes().iter().map(|r| J::s(r.tag())).collect();
+            out!(
+                "{}",
+                J::Obj(vec![
+                    ("type", J::s("port_control")),
+                    ("family", J::s(family_name(family))),
+                    ("server", J::opt(pc.server, |s| J::s(s.to_string()))),
+                    ("routes", J::Arr(routes)),
+                    ("pcp_epoch", J::opt(pc.pcp_epoch, |e| J::Num(e as f64))),
+                    ("natpmp_external", J::opt(pc.natpmp_external, |ip| J::s(ip.to_string()))),
+                    ("message", J::s(pc.message.clone())),
+                ])
+                .line()
+            );
+        } else {
+            let at = pc.server.map(|s| format!(" at {s}")).unwrap_or_default();
+            out!("{family} PCP/NAT-PMP{at}: {}", pc.message);
+        }
+        found |= !pc.routes().is_empty();
     }
     if found {
         ExitCode::SUCCESS

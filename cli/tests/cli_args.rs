@@ -58,14 +58,16 @@ fn options_may_come_before_the_command() {
 
 #[test]
 fn json_discover_with_options_first_answers_in_json() {
-    // Nothing to find in an empty namespace: one JSON error line per family, exit 1.
+    // Nothing to find in an empty namespace: per family one JSON error line (no UPnP gateway)
+    // and one port_control line (no default gateway to ask PCP/NAT-PMP), exit 1.
     let Some(out) = cli(&["--json", "--timeout", "200", "discover"]) else { return };
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
-    for line in lines {
-        assert!(line.starts_with("{\"type\":\"error\",\"family\":\"v") && line.ends_with('}'), "{line}");
+    assert_eq!(lines.len(), 4, "{stdout}");
+    for pair in lines.chunks(2) {
+        assert!(pair[0].starts_with("{\"type\":\"error\",\"family\":\"v") && pair[0].ends_with('}'), "{}", pair[0]);
+        assert!(pair[1].starts_with("{\"type\":\"port_control\",\"family\":\"v") && pair[1].contains("\"server\":null,\"routes\":[]"), "{}", pair[1]);
     }
 }
 

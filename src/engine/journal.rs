@@ -40,6 +40,15 @@ pub(crate) fn entry_for(holding: &Holding) -> Option<JournalEntry> {
             internal_client: pinhole.internal_client,
             internal_port: pinhole.internal_port,
         }),
+        Holding::Pcp { mapping } => Some(JournalEntry::Pcp {
+            server: mapping.server,
+            route: mapping.route,
+            nonce: mapping.nonce,
+            client: mapping.client,
+            protocol: mapping.protocol,
+            internal_port: mapping.internal_port,
+            external_port: mapping.external.port(),
+        }),
         Holding::Nothing => None,
     }
 }
@@ -48,6 +57,8 @@ pub(crate) fn entry_family(e: &JournalEntry) -> Family {
     match e {
         JournalEntry::Mapping { .. } => Family::V4,
         JournalEntry::Pinhole { .. } => Family::V6,
+        JournalEntry::Pcp { client, .. } if client.is_ipv4() => Family::V4,
+        JournalEntry::Pcp { .. } => Family::V6,
     }
 }
 

@@ -21,6 +21,7 @@ mod task;
 mod tests;
 mod timer;
 
+use core::net::{IpAddr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ use crate::events::{Event, EventKind};
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 use crate::limits::WATCH_INTERVAL;
 use crate::parse::url::HttpUrl;
+use crate::pcp_mapping::PcpMapping;
 use crate::persist::JournalEntry;
 use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
@@ -36,7 +38,7 @@ use journal::Journal;
 use state::Slot;
 pub(crate) use state::{Holding, LeaseState};
 pub(crate) use task::{Outcome, Task};
-use timer::{next_backoff, renew_interval};
+use timer::{holding_interval, next_backoff, renew_interval};
 
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
@@ -161,7 +163,7 @@ impl Engine {
         let slot = entry.slot(family);
         slot.close_pending = false;
         match slot.holding.take() {
-            Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
+            Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. } | Holding::Pcp { .. })) => {
                 slot.state = LeaseState::Closing;
                 slot.holding = Some(holding.clone());
                 Some(Task::Release { lease, family, holding })
@@ -230,7 +232,7 @@ impl Engine {
                             slot.state = LeaseState::Renewing;
                             tasks.push(Task::Confirm { lease: id, family, holding });
                         }
-                        Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. })) => {
+                        Some(holding @ (Holding::Mapping { .. } | Holding::Pinhole { .. } | Holding::Pcp { .. })) => {
                             slot.state = LeaseState::Renewing;
                             let rebuild = std::mem::take(&mut slot.repair);
                             tasks.push(Task::Renew { lease: id, family, holding, follow_address, rebuild });
@@ -261,10 +263,16 @@ impl Engine {
         let mut v6_gateways: Vec<crate::gateway::Gateway> = Vec::new();
         let mut notify: [Option<crate::gateway::Gateway>; 2] = [None, None];
         let mut probe: Vec<crate::gateway::Gateway> = Vec::new();
+        let mut announce: [Option<(SocketAddr, IpAddr)>; 2] = [None, None];
         for entry in self.leases.values() {
             for family in FAMILIES {
                 let slot = entry.slot_ref(family);
                 if slot.state == LeaseState::Closed {
+                    continue;
+                }
+                if let Some(Holding::Pcp { mapping }) = &slot.holding {
+                    // The server this family's PCP leases are held on (the first one).
+                    announce[family as usize].get_or_insert((mapping.server, mapping.client));
                     continue;
                 }
                 let Some(gateway) = slot.holding.as_ref().and_then(Holding::gateway) else { continue };
@@ -287,18 +295,18 @@ impl Engine {
         // What a gateway no longer held on answered is forgotten (a new LOCATION after a
         // rediscovery starts afresh).
         self.probed.retain(|(url, _)| probe.iter().any(|g| g.location == *url));
-        let watching = notify.iter().any(Option::is_some);
+        let watching = notify.iter().any(Option::is_some) || announce.iter().any(Option::is_some);
         if v6_gateways.is_empty() && !watching && !self.listening && probe.is_empty() {
             return None;
         }
         self.listening = watching;
-        Some(Task::Look { v6_gateways, notify, probe })
+        Some(Task::Look { v6_gateways, notify, probe, announce })
     }
 
     /// The next time `handle_timeout` has something to do (None: nothing until a request).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let slots = self.leases.values().flat_map(|e| [&e.v4, &e.v6]);
-        let held = slots.clone().any(|s| s.state != LeaseState::Closed && s.holding.as_ref().is_some_and(|h| h.gateway().is_some()));
+        let held = slots.clone().any(|s| s.state != LeaseState::Closed && s.holding.as_ref().is_some_and(Holding::is_held));
         let look = if held || self.listening { self.next_look } else { None };
         slots.filter_map(|s| s.state.deadline()).chain(look).min()
     }
@@ -326,7 +334,7 @@ impl Engine {
                     let what = match holding {
                         Holding::Mapping { mapping, .. } => format!("the mapping of port {}", mapping.external_port),
                         Holding::Pinhole { id, .. } => format!("pinhole {id}"),
-                        Holding::Nothing => String::from("it"),
+                        Holding::Pcp { .. } | Holding::Nothing => String::from("it"),
                     };
                     let reason = format!("the router does not hold {what} it just confirmed");
                     self.journal.set(*lease, *family, None);
@@ -334,20 +342,7 @@ impl Engine {
                 }
             },
             (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
-                let Some(entry) = self.leases.get_mut(lease) else { return Vec::new() };
-                let fl = entry.info.family_mut(*family);
-                fl.status = PortStatus::Open;
-                fl.lease_secs = lease_secs;
-                fl.upnp_code = None;
-                fl.message.clear();
-                let snapshot = fl.clone();
-                let slot = entry.slot(*family);
-                let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
-                slot.lost = false;
-                slot.backoff = Duration::ZERO;
-                let next = if slot.repair { now } else { now + renew_interval(lease_secs) };
-                slot.state = LeaseState::Held { due: Some(next) };
-                self.emit(*lease, kind, &snapshot);
+                self.renewed(*lease, *family, lease_secs, None, now);
                 self.close_if_pending(*lease, *family)
             }
             (Task::Renew { lease, family, holding, .. }, Outcome::Gone { reason, unreachable }) => {
@@ -368,6 +363,7 @@ impl Engine {
             (Task::Renew { lease, family, holding, .. }, Outcome::Moved { to }) => {
                 let from = match holding {
                     Holding::Pinhole { pinhole, .. } => pinhole.internal_client.to_string(),
+                    Holding::Pcp { mapping } => mapping.client.to_string(),
                     _ => String::from("?"),
                 };
                 let mut first = vec![Task::Discard { holding: holding.clone() }];
@@ -388,9 +384,22 @@ impl Engine {
                 self.finish_close(*lease, *family, Some(result));
                 Vec::new()
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed }) => {
+            (Task::Renew { lease, family, .. }, Outcome::Refreshed { mapping, lost_state }) => {
+                let server = mapping.server;
+                self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
+                if lost_state {
+                    log::info!("lease {lease} {family}: the PCP server {server} lost its state (epoch): re-making everything held there");
+                    self.due_on_server(server, now, Some((*lease, *family)));
+                }
+                self.close_if_pending(*lease, *family)
+            }
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
+                for server in announced {
+                    log::info!("the PCP server {server} announced a restart: re-making everything held there");
+                    self.due_on_server(server, now, None);
+                }
                 Vec::new()
             }
             (_, Outcome::Done) => Vec::new(),
@@ -402,8 +411,43 @@ impl Engine {
         }
     }
 
+    /// A renewal succeeded: open again (recovered if it was lost), next renewal scheduled, the
+    /// event sent. `mapping`: a PCP refresh's answer, which may name another lifetime, port or
+    /// epoch: it replaces the holding (and its journal line).
+    fn renewed(&mut self, lease: u64, family: Family, lease_secs: u32, mapping: Option<PcpMapping>, now: Instant) {
+        let Some(entry) = self.leases.get_mut(&lease) else { return };
+        let fl = entry.info.family_mut(family);
+        fl.status = PortStatus::Open;
+        fl.lease_secs = lease_secs;
+        if let Some(m) = &mapping {
+            fl.external = Some(m.external);
+            fl.route = Some(m.route);
+        }
+        fl.upnp_code = None;
+        fl.message.clear();
+        let snapshot = fl.clone();
+        let slot = entry.slot(family);
+        let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
+        slot.lost = false;
+        slot.backoff = Duration::ZERO;
+        if let Some(mapping) = mapping {
+            slot.holding = Some(Holding::Pcp { mapping });
+        }
+        let next = match &slot.holding {
+            _ if slot.repair => now,
+            Some(holding) => now + holding_interval(holding, lease_secs),
+            None => now + renew_interval(lease_secs),
+        };
+        slot.state = LeaseState::Held { due: Some(next) };
+        if matches!(slot.holding, Some(Holding::Pcp { .. })) {
+            let held = slot.holding.clone();
+            self.journal.set(lease, family, held.as_ref());
+        }
+        self.emit(lease, kind, &snapshot);
+    }
+
     fn opened(&mut self, lease: u64, family: Family, fl: FamilyLease, holding: Option<Holding>, now: Instant) -> Vec<Task> {
-        if holding.as_ref().is_some_and(|h| h.gateway().is_some()) && self.next_look.is_none() {
+        if holding.as_ref().is_some_and(Holding::is_held) && self.next_look.is_none() {
             self.next_look = Some(now); // something to watch: look at once
         }
         let Some(entry) = self.leases.get_mut(&lease) else { return Vec::new() };
@@ -411,7 +455,7 @@ impl Engine {
         let first_due = |holding: &Holding, fl: &FamilyLease| match holding {
             Holding::Nothing => None,
             h if !h.is_confirmed() => Some(now),
-            _ => Some(now + renew_interval(fl.lease_secs)),
+            h => Some(now + holding_interval(h, fl.lease_secs)),
         };
         if !slot.lost {
             // The first open: its result is the lease's, whatever it is.
@@ -498,6 +542,25 @@ impl Engine {
             // (A renewal on the wire now is a refresh: the re-creation follows it at once.)
             if let LeaseState::Held { .. } = slot.state {
                 slot.state = LeaseState::Held { due: Some(now) };
+            }
+        }
+    }
+
+    /// Everything held on PCP server `server` and not already being acted on is renewed now
+    /// (the server restarted: a refresh with the same nonce re-makes each mapping), but for
+    /// `except`, whose answer just re-made it.
+    fn due_on_server(&mut self, server: SocketAddr, now: Instant, except: Option<(u64, Family)>) {
+        for (id, entry) in self.leases.iter_mut() {
+            for family in FAMILIES {
+                if except == Some((*id, family)) {
+                    continue;
+                }
+                let slot = entry.slot(family);
+                if let (LeaseState::Held { .. }, Some(s)) = (slot.state, slot.holding.as_ref().and_then(Holding::pcp_server)) {
+                    if s == server {
+                        slot.state = LeaseState::Held { due: Some(now) };
+                    }
+                }
             }
         }
     }

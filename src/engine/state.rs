@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::gateway::Gateway;
+use crate::pcp_mapping::PcpMapping;
 use crate::pinhole::Pinhole;
 use crate::port_mapping::PortMapping;
 
@@ -16,6 +17,8 @@ pub(crate) enum Holding {
     /// critical path (an AddPinhole that hit an existing pinhole sets a wrong lease on
     /// miniupnpd before 2.3.3).
     Pinhole { gateway: Gateway, id: u16, pinhole: Pinhole, confirmed: bool },
+    /// A mapping (IPv4) or pinhole (IPv6) held through PCP or NAT-PMP.
+    Pcp { mapping: PcpMapping },
     /// The IPv6 firewall is off: nothing to hold, nothing to renew.
     Nothing,
 }
@@ -25,7 +28,7 @@ impl Holding {
     pub(crate) fn is_confirmed(&self) -> bool {
         match self {
             Holding::Mapping { confirmed, .. } | Holding::Pinhole { confirmed, .. } => *confirmed,
-            Holding::Nothing => true,
+            Holding::Pcp { .. } | Holding::Nothing => true,
         }
     }
 
@@ -33,7 +36,20 @@ impl Holding {
     pub(crate) fn gateway(&self) -> Option<&Gateway> {
         match self {
             Holding::Mapping { gateway, .. } | Holding::Pinhole { gateway, .. } => Some(gateway),
-            Holding::Nothing => None,
+            Holding::Pcp { .. } | Holding::Nothing => None,
+        }
+    }
+
+    /// True when something is held on the router (to renew, to delete on close).
+    pub(crate) fn is_held(&self) -> bool {
+        !matches!(self, Holding::Nothing)
+    }
+
+    /// The PCP/NAT-PMP server it is held on (None: held through UPnP, or nothing).
+    pub(crate) fn pcp_server(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Holding::Pcp { mapping } => Some(mapping.server),
+            _ => None,
         }
     }
 }

@@ -2,13 +2,14 @@
 //! `Outcome`). A task is one step against the router; how it is performed (UPnP today, a PCP
 //! route tomorrow) is the driver's business, what it means is the engine's.
 
-use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::state::Holding;
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::lease::{FamilyLease, OpenRequest};
 use crate::parse::url::HttpUrl;
+use crate::pcp_mapping::PcpMapping;
 use crate::persist::JournalEntry;
 use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
@@ -37,9 +38,10 @@ pub(crate) enum Task {
     /// The gateway stopped answering: drop it from the discovery cache.
     ForgetGateway { gateway: Gateway },
     /// The look between renewals: this host's IPv6 address toward `v6_gateways`, the routers'
-    /// NOTIFYs (per family: the gateway to listen to, None: stop listening), and one unicast
-    /// search to each gateway in `probe` (every gateway something is held on).
-    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway> },
+    /// NOTIFYs (per family: the gateway to listen to, None: stop listening), one unicast search
+    /// to each gateway in `probe` (every gateway something is held on), and the PCP ANNOUNCEs
+    /// (per family: the PCP server and the local address held there).
+    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway>, announce: [Option<(SocketAddr, IpAddr)>; 2] },
 }
 
 impl Task {
@@ -65,6 +67,10 @@ pub(crate) enum Outcome {
     Confirmed { lease_secs: Option<u32> },
     /// `Renew`: still held, lease granted again for this long.
     Renewed { lease_secs: u32 },
+    /// `Renew` of a PCP/NAT-PMP holding: still held, as the server's answer says (lifetime,
+    /// external port, epoch). `lost_state`: the epoch shows the server lost its state (a
+    /// restart): this answer re-made this mapping, everything else held there is re-made now.
+    Refreshed { mapping: PcpMapping, lost_state: bool },
     /// `Renew`: the router no longer holds it (or took the port away, or stopped answering).
     Gone { reason: String, unreachable: bool },
     /// `Renew`: this host's IPv6 address is no longer the pinholed one.
@@ -74,9 +80,9 @@ pub(crate) enum Outcome {
     /// `Release`: whether the delete succeeded (an entry already gone counts as removed).
     Released(Result<(), Error>),
     /// `Look`: this host's IPv6 address toward each gateway looked at, the gateways that
-    /// announced a new boot, and what each probed gateway (by its LOCATION when probed) answered
-    /// (a gateway that did not answer is absent).
-    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)> },
+    /// announced a new boot, what each probed gateway (by its LOCATION when probed) answered
+    /// (a gateway that did not answer is absent), and the PCP servers that sent an ANNOUNCE.
+    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)>, announced: Vec<SocketAddr> },
     /// `Discard`, `ForgetGateway`: done.
     Done,
 }

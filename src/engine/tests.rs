@@ -123,12 +123,14 @@ impl Router {
             Task::Confirm { holding: Holding::Mapping { mapping, .. }, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lease_secs) },
             Task::Confirm { holding: Holding::Pinhole { pinhole, .. }, .. } => Outcome::Confirmed { lease_secs: Some(pinhole.lease_secs) },
             Task::Confirm { holding: Holding::Nothing, .. } => Outcome::Confirmed { lease_secs: Some(0) },
+            Task::Confirm { holding: Holding::Pcp { mapping }, .. } => Outcome::Confirmed { lease_secs: Some(mapping.lifetime_granted) },
             Task::Renew { holding, .. } => match (self.holds(holding), holding) {
                 (false, _) => Outcome::Gone { reason: "no such entry".into(), unreachable: false },
                 (true, Holding::Pinhole { pinhole, .. }) if pinhole.internal_client != now_v6 => Outcome::Moved { to: now_v6 },
                 (true, Holding::Pinhole { pinhole, .. }) => Outcome::Renewed { lease_secs: pinhole.lease_secs },
                 (true, Holding::Mapping { mapping, .. }) => Outcome::Renewed { lease_secs: mapping.lease_secs },
                 (true, Holding::Nothing) => Outcome::Renewed { lease_secs: 0 },
+                (true, Holding::Pcp { mapping }) => Outcome::Refreshed { mapping: mapping.clone(), lost_state: false },
             },
             Task::Release { holding, .. } | Task::Discard { holding } => {
                 self.remove(holding);
@@ -141,7 +143,7 @@ impl Router {
             Task::Look { probe, .. } => {
                 let answer = |gw: &Gateway| DeviceAnswer { boot_id: Some(self.boot_id), location: self.found(gw.family).location };
                 let probed = if self.silent { Vec::new() } else { probe.iter().map(|gw| (gw.location.clone(), answer(gw))).collect() };
-                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed }
+                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, announced: Vec::new() }
             }
         }
     }
@@ -310,7 +312,12 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
     sim.run_until(secs(200), &mut |task, _| match task {
         Task::Look { .. } if !announced => {
             announced = true;
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: vec![(Family::V4, gateway(Family::V4).location)], probed: Vec::new() })
+            Some(Outcome::Looked {
+                local_v6: Vec::new(),
+                rebooted: vec![(Family::V4, gateway(Family::V4).location)],
+                probed: Vec::new(),
+                announced: Vec::new(),
+            })
         }
         _ => None,
     });
@@ -434,7 +441,9 @@ fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     sim.host_v6 = new_v6;
     let location = gateway(Family::V6).location;
     sim.run_until(secs(120), &mut |task, _| match task {
-        Task::Look { .. } => Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), probed: Vec::new() }),
+        Task::Look { .. } => {
+            Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new() })
+        }
         _ => None,
     });
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
@@ -701,4 +710,132 @@ fn random_schedule(seed: u64) {
     }
     assert!(journal.len() <= sim.router.held.len() + unreachable_losses, "seed {seed}: journal lists more than can be left: {journal:?}");
     assert!(sim.engine.leases().is_empty());
+}
+
+/// A PCP grant as the route reports it: `lifetime` granted, refreshed at `permille` of it.
+fn pcp_mapping(family: Family, lifetime: u32, permille: u16, now: Instant) -> crate::pcp_mapping::PcpMapping {
+    let (server, client): (SocketAddr, IpAddr) = match family {
+        Family::V4 => ("192.168.77.1:5351".parse().unwrap(), IpAddr::V4(HOST_V4)),
+        Family::V6 => ("[2001:db8:1::1]:5351".parse().unwrap(), IpAddr::V6(HOST_V6)),
+    };
+    crate::pcp_mapping::PcpMapping {
+        server,
+        route: crate::types::Route::Pcp,
+        nonce: [7; 12],
+        client,
+        protocol: Protocol::Udp,
+        internal_port: 40000,
+        external: SocketAddr::new(if family == Family::V4 { IpAddr::V4(Ipv4Addr::new(11, 0, 0, 1)) } else { client }, 40000),
+        lifetime_asked: 3600,
+        lifetime_granted: lifetime,
+        epoch: 1000,
+        answered_at: now,
+        renew_permille: permille,
+    }
+}
+
+/// Opens every family through PCP (lifetime 1200 s, refreshed at 55 %), holding it on the model
+/// router; later tasks get the healthy router's answer.
+fn open_through_pcp(sim: &mut Sim, request: &OpenRequest) -> u64 {
+    let (id, tasks) = sim.engine.open(request, "portopen".into());
+    let now = sim.now;
+    sim.perform(tasks, &mut |task, router| match task {
+        Task::Open { lease, family, .. } => {
+            let mapping = pcp_mapping(*family, 1200, 550, now);
+            let family_lease = crate::route_pcp::opened(*family, &mapping);
+            let holding = Holding::Pcp { mapping };
+            router.held.push((*lease, *family, holding.clone()));
+            Some(Outcome::Opened { family_lease, holding: Some(holding) })
+        }
+        _ => None,
+    });
+    id
+}
+
+#[test]
+fn pcp_mappings_are_refreshed_at_their_own_fraction_of_the_granted_lifetime_one_exchange_each() {
+    let mut sim = Sim::new();
+    let id = open_through_pcp(&mut sim, &request(3600));
+    let info = sim.engine.info(id).unwrap();
+    assert_eq!((info.v4.route, info.v6.route), (Some(crate::types::Route::Pcp), Some(crate::types::Route::Pcp)));
+    assert_eq!(info.v4.lease_secs, 1200, "the lifetime the server granted, not the one asked");
+    sim.healthy(secs(3600));
+    // 55 % of 1200 s: every 660 s; no read-back or confirmation exchange (the answer is the truth).
+    let want: Vec<Duration> = (1..=5).map(|k| secs(k * 660)).collect();
+    assert_eq!(sim.renewals(Family::V4), want);
+    assert_eq!(sim.renewals(Family::V6), want);
+    assert!(!sim.performed.iter().any(|(_, t)| matches!(t, Task::Confirm { .. })));
+    assert_eq!(sim.kinds(Family::V4).iter().filter(|k| **k == EventKind::Renewed).count(), 5);
+}
+
+#[test]
+fn an_epoch_that_shows_lost_state_refreshes_everything_held_on_that_server_at_once() {
+    let mut sim = Sim::new();
+    let first = open_through_pcp(&mut sim, &OpenRequest { v6: false, ..request(3600) });
+    sim.healthy(secs(100));
+    let _second = open_through_pcp(&mut sim, &OpenRequest { v6: false, internal_port: 40001, ..request(3600) });
+    // The first lease's refresh (at 660 s) learns from the epoch that the server restarted.
+    let mut answer = |task: &Task, _: &mut Router| match task {
+        Task::Renew { lease, holding: Holding::Pcp { mapping }, .. } if *lease == first => {
+            Some(Outcome::Refreshed { mapping: mapping.clone(), lost_state: true })
+        }
+        _ => None,
+    };
+    sim.run_until(secs(661), &mut answer);
+    let renewals = sim.renewals(Family::V4);
+    assert_eq!(renewals, vec![secs(660), secs(660)], "the second lease (due at 760 s) is refreshed with the first");
+}
+
+#[test]
+fn an_announce_heard_in_the_look_refreshes_what_is_held_on_that_server_now() {
+    let mut sim = Sim::new();
+    open_through_pcp(&mut sim, &request(3600));
+    let v4_server: SocketAddr = "192.168.77.1:5351".parse().unwrap();
+    // The first look (right after opening) hears nothing; the next one hears an ANNOUNCE.
+    let mut looks = 0;
+    let mut answer = |task: &Task, _: &mut Router| match task {
+        Task::Look { .. } => {
+            looks += 1;
+            let announced = if looks == 2 { vec![v4_server] } else { Vec::new() };
+            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced })
+        }
+        _ => None,
+    };
+    sim.run_until(WATCH_INTERVAL, &mut answer);
+    let Some((_, Task::Look { announce, .. })) = sim.performed.iter().find(|(_, t)| matches!(t, Task::Look { .. })) else {
+        panic!("no look: {:?}", sim.performed)
+    };
+    assert_eq!(announce[Family::V4 as usize], Some((v4_server, IpAddr::V4(HOST_V4))), "the look listens for ANNOUNCEs from the PCP server");
+    assert_eq!(sim.renewals(Family::V4), vec![WATCH_INTERVAL], "refreshed at the look that heard the ANNOUNCE");
+    assert_eq!(sim.renewals(Family::V6), Vec::<Duration>::new(), "another server: not touched");
+}
+
+#[test]
+fn a_pcp_server_that_stops_answering_hands_the_family_to_a_new_open_and_close_deletes_with_the_nonce() {
+    let mut sim = Sim::new();
+    let id = open_through_pcp(&mut sim, &OpenRequest { v6: false, ..request(3600) });
+    let journal = sim.engine.take_journal().unwrap();
+    assert!(matches!(journal.as_slice(), [JournalEntry::Pcp { nonce, .. }] if *nonce == [7; 12]), "the journal keeps the nonce: {journal:?}");
+    let mut answer = |task: &Task, _: &mut Router| match task {
+        Task::Renew { .. } => Some(Outcome::Gone { reason: "the router stopped answering".into(), unreachable: true }),
+        _ => None,
+    };
+    sim.run_until(secs(661), &mut answer);
+    // The re-open is an ordinary open: the driver races the routes again (UPnP may win now).
+    assert!(sim.performed.iter().any(|(at, t)| *at == secs(660) && matches!(t, Task::Open { .. })), "{:?}", sim.performed);
+    let close = sim.engine.close(id);
+    assert!(matches!(close.as_slice(), [Task::Release { holding: Holding::Mapping { .. }, .. }]), "{close:?}");
+}
+
+#[test]
+fn close_releases_a_pcp_holding_and_the_journal_forgets_it() {
+    let mut sim = Sim::new();
+    let id = open_through_pcp(&mut sim, &OpenRequest { v4: false, ..request(3600) });
+    sim.engine.take_journal();
+    let close = sim.engine.close(id);
+    let [Task::Release { holding: Holding::Pcp { mapping }, .. }] = close.as_slice() else { panic!("{close:?}") };
+    assert_eq!(mapping.nonce, [7; 12]);
+    sim.perform(close, &mut |_, _| None);
+    assert_eq!(sim.engine.take_journal(), Some(Vec::new()));
+    assert!(sim.router.held.is_empty());
 }

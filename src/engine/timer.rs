@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::state::Holding;
+
 use crate::limits::{PERMANENT_CHECK_INTERVAL, RECOVER_BACKOFF_FIRST, RECOVER_BACKOFF_MAX, RENEW_FRACTION, RENEW_MIN_INTERVAL};
 
 /// How long after a grant of `lease_secs` the engine acts again: `RENEW_FRACTION` of the lease
@@ -12,6 +14,17 @@ pub(crate) fn renew_interval(lease_secs: u32) -> Duration {
         return PERMANENT_CHECK_INTERVAL;
     }
     Duration::from_secs_f64(lease_secs as f64 * RENEW_FRACTION).max(RENEW_MIN_INTERVAL)
+}
+
+/// When a holding granted for `lease_secs` is renewed: PCP/NAT-PMP at its own randomized
+/// fraction of the lifetime the server granted (RFC 6887 §11.2.1), UPnP at `renew_interval`.
+pub(crate) fn holding_interval(holding: &Holding, lease_secs: u32) -> Duration {
+    match holding {
+        Holding::Pcp { mapping } if mapping.lifetime_granted > 0 => {
+            Duration::from_millis(u64::from(mapping.lifetime_granted) * u64::from(mapping.renew_permille)).max(RENEW_MIN_INTERVAL)
+        }
+        _ => renew_interval(lease_secs),
+    }
 }
 
 /// The back-off after one more failure: `RECOVER_BACKOFF_FIRST`, then doubling up to

@@ -73,6 +73,13 @@ fn config_from_c(c: &portopen_config) -> Result<ClientConfig, Error> {
     config.cache_file = opt_str(c.cache_file, "config->cache_file")?.map(PathBuf::from);
     config.journal_file = opt_str(c.journal_file, "config->journal_file")?.map(PathBuf::from);
     config.keep_alive = c.manual_renew == 0;
+    config.routes = match c.route {
+        0 => crate::config::Routes::ALL,
+        1 => crate::config::Routes::only(crate::types::Route::Upnp),
+        2 => crate::config::Routes::only(crate::types::Route::Pcp),
+        3 => crate::config::Routes::only(crate::types::Route::NatPmp),
+        other => return Err(Error::InvalidArgument(format!("config->route must be a portopen_route value (0..=3), not {other}"))),
+    };
     Ok(config)
 }
 
@@ -196,5 +203,40 @@ pub extern "C" fn portopen_client_clean_leftovers(client: *const portopen_client
             Out::new(removed, "removed")?.set(u32::try_from(count).unwrap_or(u32::MAX));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zeroed() -> portopen_config {
+        portopen_config {
+            struct_size: std::mem::size_of::<portopen_config>() as u32,
+            discovery_timeout_ms: 0,
+            discovery_grace_ms: 0,
+            action_timeout_ms: 0,
+            description: std::ptr::null(),
+            cache_file: std::ptr::null(),
+            journal_file: std::ptr::null(),
+            router: std::ptr::null(),
+            interface_name: std::ptr::null(),
+            no_multicast: 0,
+            no_default_gateway: 0,
+            manual_renew: 0,
+            route: 0,
+        }
+    }
+
+    #[test]
+    fn config_route_zero_races_every_route_and_a_value_forces_one() {
+        use crate::config::Routes;
+        use crate::types::Route;
+        assert_eq!(config_from_c(&zeroed()).unwrap().routes, Routes::ALL);
+        for (value, route) in [(1u8, Route::Upnp), (2, Route::Pcp), (3, Route::NatPmp)] {
+            assert_eq!(config_from_c(&portopen_config { route: value, ..zeroed() }).unwrap().routes, Routes::only(route));
+        }
+        let refused = config_from_c(&portopen_config { route: 4, ..zeroed() }).err().unwrap();
+        assert!(refused.to_string().contains("config->route"), "{refused}");
     }
 }

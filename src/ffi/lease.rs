@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::net::SocketAddr;
 
 use super::status::portopen_status;
-use super::types::{addr_to_c, family_from_c, family_state_to_c, portopen_lease_info, protocol_to_c};
+use super::types::{addr_to_c, family_from_c, family_state_to_c, portopen_lease_info, protocol_to_c, route_to_c};
 use super::{ffi_panic_boundary, free_handle, handle, string_to_c, Handle, Out, VersionedOut};
 use crate::client::Lease;
 
@@ -42,6 +42,8 @@ pub extern "C" fn portopen_lease_get_info(lease: *const portopen_lease, info: *m
             v6_other_routers: current.v6.other_routers.len().min(255) as u8,
             v4_router: addr_to_c(current.v4.router.map(|ip| SocketAddr::new(ip, 0))),
             v6_router: addr_to_c(current.v6.router.map(|ip| SocketAddr::new(ip, 0))),
+            v4_route: route_to_c(current.v4.route),
+            v6_route: route_to_c(current.v6.route),
         });
         Ok(())
     }

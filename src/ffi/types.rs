@@ -29,6 +29,30 @@ pub enum portopen_protocol {
     Udp = 17,
 }
 
+/// The protocol that opened a family of a lease (`portopen_lease_info.v4_route`, `v6_route`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+pub enum portopen_route {
+    /// Not open (or nothing needed opening was asked of the router).
+    None = 0,
+    /// UPnP IGD (WANIPConnection for IPv4, WANIPv6FirewallControl for IPv6).
+    Upnp = 1,
+    /// PCP (RFC 6887), either family.
+    Pcp = 2,
+    /// NAT-PMP (RFC 6886), IPv4 only.
+    NatPmp = 3,
+}
+
+pub(crate) fn route_to_c(route: Option<crate::types::Route>) -> u32 {
+    use crate::types::Route;
+    (match route {
+        None => portopen_route::None,
+        Some(Route::Upnp) => portopen_route::Upnp,
+        Some(Route::Pcp) => portopen_route::Pcp,
+        Some(Route::NatPmp) => portopen_route::NatPmp,
+    }) as u32
+}
+
 /// Where one family of a lease stands (`portopen_family_state.status`).
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -150,8 +174,10 @@ pub struct portopen_config {
     pub no_default_gateway: u8,
     /// Non-zero: no background renewal thread; call `portopen_client_renew_due` yourself.
     pub manual_renew: u8,
-    /// Zero.
-    pub reserved: u8,
+    /// A `portopen_route` value: use this route to the router only (for support and tests).
+    /// `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
+    /// raced with UPnP per family. (This byte was `reserved`, always zero.)
+    pub route: u8,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid (NULL pointers, zero numbers).
@@ -245,6 +271,11 @@ pub struct portopen_lease_info {
     pub v4_router: portopen_addr,
     /// The router IPv6 was asked of (its LOCATION address, often its global LAN address).
     pub v6_router: portopen_addr,
+    /// A `portopen_route` value: the protocol that opened the IPv4 family. (Added after
+    /// `v6_router`; filled only when the caller's `struct_size` covers it.)
+    pub v4_route: u32,
+    /// A `portopen_route` value: the protocol that opened the IPv6 family. (Added with `v4_route`.)
+    pub v6_route: u32,
 }
 
 // SAFETY: repr(C), starts with u32 struct_size, all-zero is valid.

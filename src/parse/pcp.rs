@@ -341,10 +341,11 @@ impl MapRequest {
     /// Is `datagram` the answer to this request? `None` when it is not ours (ignore it).
     pub fn match_answer(&self, datagram: &[u8]) -> Option<PcpAnswer> {
         // A NAT-PMP-only server answers any other version with its Unsupported Version header
-        // (RFC 6886 §3.5; the erratum says OP 128, some servers send 0).
+        // (RFC 6886 §3.5; the erratum says OP 128, some servers send 0, and miniupnpd built
+        // without PCP echoes the request's opcode: 129 for a MAP, measured in the lab).
         if datagram.first() == Some(&NATPMP_VERSION) {
             let header = parse_natpmp_header(datagram).ok()?;
-            return (header.result == NatPmpResult::UnsupportedVersion && header.opcode & 0x7f == 0)
+            return (header.result == NatPmpResult::UnsupportedVersion && matches!(header.opcode & 0x7f, 0 | OP_MAP))
                 .then_some(PcpAnswer::VersionNotSupported { server_version: NATPMP_VERSION, epoch: header.epoch });
         }
         let response = parse_response(datagram).ok()?;
@@ -542,6 +543,29 @@ pub fn epoch_lost_state(previous: u32, current: u32, client_elapsed: Duration) -
     let server_delta = u64::from(current.saturating_sub(previous));
     let client_delta = client_elapsed.as_secs();
     client_delta.saturating_add(2) < server_delta - server_delta / 16 || server_delta + 2 < client_delta - client_delta / 16
+}
+
+/// A PCP ANNOUNCE request (RFC 6887 §14.1): the header alone, lifetime 0. A PCP server answers
+/// with an ANNOUNCE response carrying its epoch; nothing is mapped. How a client asks "do you
+/// speak PCP?" without changing anything.
+pub fn announce_request(client: IpAddr) -> Vec<u8> {
+    let mut m = Vec::with_capacity(HEADER_LEN);
+    m.extend_from_slice(&[PCP_VERSION, OP_ANNOUNCE, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&wire_address(client));
+    m
+}
+
+/// Is `datagram` the answer to an ANNOUNCE request? `Some(Some(epoch))`: a PCP server;
+/// `Some(None)`: a NAT-PMP-only server's "unsupported version" header; `None`: not an answer.
+pub fn match_announce_answer(datagram: &[u8]) -> Option<Option<u32>> {
+    if datagram.first() == Some(&NATPMP_VERSION) {
+        let header = parse_natpmp_header(datagram).ok()?;
+        return (header.result == NatPmpResult::UnsupportedVersion).then_some(None);
+    }
+    match parse_announcement(datagram).ok()? {
+        Announcement::Pcp { epoch } => Some(Some(epoch)),
+        Announcement::NatPmpAddress { .. } => None,
+    }
 }
 
 /// NAT-PMP "what is your external address" request (RFC 6886 §3.2).
@@ -869,10 +893,24 @@ mod tests {
     }
 
     #[test]
+    fn an_announce_request_is_the_header_alone_and_its_answer_gives_the_epoch() {
+        let request = announce_request(IpAddr::V4(Ipv4Addr::new(192, 168, 77, 100)));
+        assert_eq!(request.len(), 24);
+        assert_eq!(&request[..4], &[2, 0, 0, 0]);
+        assert_eq!(&request[18..], &[0xff, 0xff, 192, 168, 77, 100]);
+        // miniupnpd 2.3.1's answer, as seen in the lab.
+        let answer = [2, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 0x66, 0x23, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(match_announce_answer(&answer), Some(Some(0x16623)));
+        assert_eq!(match_announce_answer(&[0, 0x80, 0, 1, 0, 0, 0, 9]), Some(None), "NAT-PMP only");
+        assert_eq!(match_announce_answer(&[2, 0x81, 0, 0]), None);
+    }
+
+    #[test]
     fn version_zero_answer_means_natpmp_only() {
         let req = v4_request();
-        // RFC 6886 §3.5 with erratum 3618 (OP 128), and the original text's OP 0.
-        for op in [128u8, 0] {
+        // RFC 6886 §3.5 with erratum 3618 (OP 128), the original text's OP 0, and miniupnpd
+        // without PCP's echo of the MAP opcode (0x81, bytes seen: 00 81 0001 00016555).
+        for op in [128u8, 0, 129] {
             let answer = [0, op, 0, 1, 0, 0, 0x10, 0];
             assert_eq!(req.match_answer(&answer), Some(PcpAnswer::VersionNotSupported { server_version: 0, epoch: 4096 }), "op {op}");
         }

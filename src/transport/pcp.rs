@@ -34,7 +34,9 @@ const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 /// at the caller's deadline, not after a count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Schedule {
+    /// The wait after the first send.
     pub initial: Duration,
+    /// The longest wait between two sends.
     pub max: Duration,
 }
 
@@ -59,6 +61,7 @@ impl Schedule {
 /// A matching answer and what it took to get it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Answered<T> {
+    /// The answer.
     pub answer: T,
     /// From the first send to the answer's arrival.
     pub elapsed: Duration,
@@ -74,8 +77,10 @@ pub enum ExchangeError {
     NoServer,
     /// No matching answer before the deadline (`sends` sends). Hand the family to UPnP.
     NoAnswer {
+        /// How many times the request was sent.
         sends: u32,
     },
+    /// The caller's cancel token was tripped.
     Cancelled,
     /// The socket could not be made or used (the address to open is not this host's, no route).
     Io(Error),
@@ -135,9 +140,20 @@ pub fn map(server: SocketAddr, request: &MapRequest, schedule: &Schedule, budget
     answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
 }
 
+/// One PCP ANNOUNCE request from `local` to `server`: `Some(epoch)` from a PCP server, `None` from
+/// a NAT-PMP-only one. Maps nothing.
+pub fn announce(local: IpAddr, server: SocketAddr, budget: &Budget) -> Result<Answered<Option<u32>>, ExchangeError> {
+    let wire = crate::parse::pcp::announce_request(local);
+    let mut answers =
+        exchange(local, server, &[&wire], &Schedule::RFC6887, budget, |d| crate::parse::pcp::match_announce_answer(d).map(|a| (0, a)), Need::All)?;
+    // exchange returns Ok only with every request answered.
+    answers.pop().flatten().ok_or(ExchangeError::NoAnswer { sends: 0 })
+}
+
 /// What a NAT-PMP map exchange brought back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NatPmpOutcome {
+    /// The map request's answer.
     pub map: Answered<NatPmpMapResponse>,
     /// The external address answer, when asked for and it came before the deadline.
     pub address: Option<Answered<NatPmpAddressResponse>>,

@@ -3,15 +3,14 @@
 //! announces nothing for ~15 minutes (miniupnpd's first ssdp:alive waits until its clock passes
 //! notify_interval), but it answers a search at once: this is how its reboot is seen in seconds.
 
-use std::io;
-use std::net::{IpAddr, SocketAddr, SocketAddrV6, UdpSocket};
-use std::time::Instant;
-
+use crate::cancel::Budget;
 use crate::gateway::Gateway;
 use crate::limits::{SSDP_DATAGRAM_MAX, SSDP_PROBE_READS_MAX, SSDP_PROBE_WAIT};
 use crate::parse::ssdp::{build_msearch, parse_response};
 use crate::parse::url::HttpUrl;
 use crate::platform;
+use std::io;
+use std::net::{IpAddr, SocketAddr, SocketAddrV6, UdpSocket};
 
 const SSDP_PORT: u16 = 1900;
 
@@ -48,15 +47,17 @@ pub fn search_target(gateway: &Gateway) -> Option<String> {
 /// toward it), then read the answers for at most [`SSDP_PROBE_WAIT`] in all. One entry per
 /// gateway, in order: None when it did not answer (in time) or could not be asked. Silence is
 /// not evidence of anything: UDP may drop, a router may rate-limit searches.
-pub fn probe(gateways: &[Gateway]) -> Vec<Option<DeviceAnswer>> {
-    probe_on_port(gateways, SSDP_PORT)
+pub fn probe(gateways: &[Gateway], budget: &Budget) -> Vec<Option<DeviceAnswer>> {
+    probe_on_port(gateways, SSDP_PORT, budget)
 }
 
-fn probe_on_port(gateways: &[Gateway], port: u16) -> Vec<Option<DeviceAnswer>> {
+fn probe_on_port(gateways: &[Gateway], port: u16, budget: &Budget) -> Vec<Option<DeviceAnswer>> {
     let sent: Vec<Option<Sent>> =
         gateways.iter().map(|gw| send(gw, port).map_err(|e| log::debug!("probe of {}: not sent ({e})", gw.location)).ok().flatten()).collect();
-    let deadline = Instant::now() + SSDP_PROBE_WAIT;
-    sent.iter().map(|s| s.as_ref().and_then(|s| receive(s, deadline))).collect()
+    // Waited in slices, so a client that closes (its keeper's budget cancelled) is not held up
+    // by a probe's wait: the wait otherwise added ~50 ms (miniupnpd's answer delay) to a close.
+    let budget = budget.capped(SSDP_PROBE_WAIT);
+    sent.iter().map(|s| s.as_ref().and_then(|s| receive(s, &budget))).collect()
 }
 
 fn send(gateway: &Gateway, port: u16) -> io::Result<Option<Sent>> {
@@ -85,12 +86,14 @@ fn send(gateway: &Gateway, port: u16) -> io::Result<Option<Sent>> {
 
 /// The first valid answer from the probed address for the probed target, read until `deadline`
 /// (at most [`SSDP_PROBE_READS_MAX`] datagrams; each capped at [`SSDP_DATAGRAM_MAX`]).
-fn receive(sent: &Sent, deadline: Instant) -> Option<DeviceAnswer> {
+fn receive(sent: &Sent, budget: &Budget) -> Option<DeviceAnswer> {
     // One byte more than the cap, to tell an oversized datagram from one that fits.
     let mut buf = [0u8; SSDP_DATAGRAM_MAX + 1];
-    for _ in 0..SSDP_PROBE_READS_MAX {
-        let wait = deadline.saturating_duration_since(Instant::now());
-        if wait.is_zero() || sent.socket.set_read_timeout(Some(wait)).is_err() {
+    let mut reads = 0;
+    while reads < SSDP_PROBE_READS_MAX {
+        // A slice of what is left (at most one cancel poll): over, or cancelled, ends the wait.
+        let Ok(wait) = budget.slice("probe") else { break };
+        if sent.socket.set_read_timeout(Some(wait)).is_err() {
             break;
         }
         let datagram = match platform::recv_datagram(&sent.socket, &mut buf) {
@@ -100,8 +103,9 @@ fn receive(sent: &Sent, deadline: Instant) -> Option<DeviceAnswer> {
                 log::trace!("probe: nothing listens on {} ({e})", sent.to);
                 return None;
             }
-            Err(_) => break, // timed out (WouldBlock or TimedOut, by platform)
+            Err(_) => continue, // this slice timed out (WouldBlock or TimedOut, by platform)
         };
+        reads += 1;
         let from = datagram.from;
         if datagram.truncated {
             log::debug!("probe: ignoring a datagram from {from}: larger than {SSDP_DATAGRAM_MAX} bytes");
@@ -137,6 +141,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::{probe_on_port, DeviceAnswer};
+    use crate::cancel::{Budget, CancelToken};
     use crate::gateway::{Gateway, Service, ServiceKind};
     use crate::limits::SSDP_PROBE_WAIT;
     use crate::parse::url::HttpUrl;
@@ -179,7 +184,7 @@ mod tests {
     #[test]
     fn a_probe_is_one_unicast_search_for_the_gateways_udn_and_reads_its_boot_id_and_location() {
         let (port, router) = router(vec![(None, answer(UDN, 7, "http://127.0.0.1:41000/rootDesc.xml"))]);
-        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port);
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port, &budget());
         let want = DeviceAnswer { boot_id: Some(7), location: HttpUrl::parse("http://127.0.0.1:41000/rootDesc.xml").unwrap() };
         assert_eq!(got, vec![Some(want)]);
         let search = router.join().unwrap();
@@ -201,7 +206,7 @@ mod tests {
             replies.insert(0, (Some(intruder), answer(UDN, 1, "http://127.0.0.2:1/evil")));
         }
         let (port, router) = router(replies);
-        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port);
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port, &budget());
         assert_eq!(got[0].as_ref().map(|a| a.boot_id), Some(Some(3)), "{got:?}");
         router.join().unwrap();
     }
@@ -210,7 +215,7 @@ mod tests {
     fn silent_gateways_cost_one_probe_wait_together_and_answer_nothing() {
         let (port, router) = router(Vec::new());
         let started = Instant::now();
-        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml"), gateway("http://127.0.0.1:5001/rootDesc.xml")], port);
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml"), gateway("http://127.0.0.1:5001/rootDesc.xml")], port, &budget());
         let took = started.elapsed();
         assert_eq!(got, vec![None, None]);
         assert!(took >= SSDP_PROBE_WAIT && took < SSDP_PROBE_WAIT * 2, "waited for together, not one after the other: {took:?}");
@@ -222,7 +227,7 @@ mod tests {
     fn a_gateway_whose_search_port_is_closed_is_given_up_at_once() {
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed again
         let started = Instant::now();
-        assert_eq!(probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port), vec![None]);
+        assert_eq!(probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port, &budget()), vec![None]);
         assert!(started.elapsed() < SSDP_PROBE_WAIT / 2, "{:?}", started.elapsed());
     }
 
@@ -231,7 +236,24 @@ mod tests {
         let mut gw = gateway("http://127.0.0.1:5000/rootDesc.xml");
         gw.usn.clear();
         let started = Instant::now();
-        assert_eq!(probe_on_port(&[gw], 9), vec![None]);
+        assert_eq!(probe_on_port(&[gw], 9, &budget()), vec![None]);
         assert!(started.elapsed() < SSDP_PROBE_WAIT, "nothing sent, nothing waited for");
+    }
+
+    fn budget() -> Budget {
+        Budget::new(Duration::from_secs(5), &CancelToken::new())
+    }
+
+    #[test]
+    fn a_cancelled_budget_ends_the_wait_at_once() {
+        // What a closing client does to its keeper's look: the probe must not hold it up.
+        let silent = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let cancel = CancelToken::new();
+        cancel.cancel();
+        let started = Instant::now();
+        let got = probe_on_port(&[gateway("http://127.0.0.1:5000/rootDesc.xml")], port, &Budget::new(Duration::from_secs(5), &cancel));
+        assert_eq!(got, vec![None]);
+        assert!(started.elapsed() < SSDP_PROBE_WAIT / 2, "waited {:?}", started.elapsed());
     }
 }

@@ -50,7 +50,7 @@ int main(void) {
   F(portopen_config, discovery_grace_ms) F(portopen_config, action_timeout_ms) F(portopen_config, description)
   F(portopen_config, cache_file) F(portopen_config, journal_file) F(portopen_config, router)
   F(portopen_config, interface_name) F(portopen_config, no_multicast) F(portopen_config, no_default_gateway)
-  F(portopen_config, manual_renew) F(portopen_config, reserved)
+  F(portopen_config, manual_renew) F(portopen_config, route)
   S(portopen_open_options) F(portopen_open_options, struct_size) F(portopen_open_options, protocol)
   F(portopen_open_options, internal_port) F(portopen_open_options, external_port) F(portopen_open_options, want_v4)
   F(portopen_open_options, want_v6) F(portopen_open_options, reserved) F(portopen_open_options, lease_secs)
@@ -67,6 +67,7 @@ int main(void) {
   F(portopen_lease_info, internal_port) F(portopen_lease_info, v4_not_default_gateway)
   F(portopen_lease_info, v6_not_default_gateway) F(portopen_lease_info, v4_other_routers)
   F(portopen_lease_info, v6_other_routers) F(portopen_lease_info, v4_router) F(portopen_lease_info, v6_router)
+  F(portopen_lease_info, v4_route) F(portopen_lease_info, v6_route)
   return 0;
 }
 EOF

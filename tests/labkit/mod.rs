@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use portopen::{ClientConfig, DiscoveryOptions};
+use portopen::{ClientConfig, DiscoveryOptions, Route, Routes};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -192,8 +192,15 @@ impl Lab {
     }
 
     /// A client config for the lab: multicast on the lab's interfaces (the thread is in the
-    /// lab namespace), short budgets.
+    /// lab namespace), short budgets, the UPnP route only: the lab router also speaks PCP,
+    /// which would win the race, and the tests using this config specify the UPnP route (its
+    /// requests, pinhole ids, rules). `config_all_routes` races the routes as a game does.
     pub fn config(&self) -> ClientConfig {
+        ClientConfig { routes: Routes::only(Route::Upnp), ..self.config_all_routes() }
+    }
+
+    /// `config` with every route allowed (the default of a game's client).
+    pub fn config_all_routes(&self) -> ClientConfig {
         ClientConfig {
             discovery: DiscoveryOptions { timeout: Duration::from_secs(2), ..DiscoveryOptions::default() },
             action_timeout: Duration::from_secs(3),

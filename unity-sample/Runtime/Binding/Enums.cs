@@ -54,6 +54,19 @@ namespace PortOpen
         Udp = 17,
     }
 
+    /// <summary>The protocol that opened a family of a lease (portopen_route).</summary>
+    public enum Route : uint
+    {
+        /// <summary>Not open.</summary>
+        None = 0,
+        /// <summary>UPnP IGD.</summary>
+        Upnp = 1,
+        /// <summary>PCP (RFC 6887).</summary>
+        Pcp = 2,
+        /// <summary>NAT-PMP (RFC 6886), IPv4 only.</summary>
+        NatPmp = 3,
+    }
+
     /// <summary>Where one family of a lease stands (portopen_port_status).</summary>
     public enum PortStatus : uint
     {

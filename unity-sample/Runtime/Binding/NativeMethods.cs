@@ -113,7 +113,7 @@ namespace PortOpen
         public byte no_multicast;
         public byte no_default_gateway;
         public byte manual_renew;
-        public byte reserved;
+        public byte route;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -169,6 +169,8 @@ namespace PortOpen
         public byte v6_other_routers;
         public PortAddress v4_router;
         public PortAddress v6_router;
+        public uint v4_route;
+        public uint v6_route;
     }
 #pragma warning restore 0649
 }

@@ -41,6 +41,9 @@ namespace PortOpen
         /// <summary>No background renewal thread: call PortOpenClient.RenewDue yourself.</summary>
         public bool ManualRenew { get; set; }
 
+        /// <summary>Use this route to the router only (None: every route, PCP/NAT-PMP raced with UPnP).</summary>
+        public Route Route { get; set; }
+
         internal void CopyTo(ref NativeConfig c, Utf8Args args)
         {
             c.discovery_timeout_ms = Milliseconds(DiscoveryTimeout, "DiscoveryTimeout");
@@ -54,6 +57,7 @@ namespace PortOpen
             c.no_multicast = NoMulticast ? (byte)1 : (byte)0;
             c.no_default_gateway = NoDefaultGateway ? (byte)1 : (byte)0;
             c.manual_renew = ManualRenew ? (byte)1 : (byte)0;
+            c.route = (byte)Route;
         }
 
         internal static uint Milliseconds(TimeSpan value, string name)

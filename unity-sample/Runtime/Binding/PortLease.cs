@@ -51,9 +51,10 @@ namespace PortOpen
             }
             string text = NativeText.Take(message);
             NativeLeaseInfo info = Info();
+            // A library older than the route fields leaves them 0 (None).
             return family == IpFamily.V4
-                ? new FamilyState(family, info.v4, text, info.v4_router, info.v4_not_default_gateway, info.v4_other_routers)
-                : new FamilyState(family, info.v6, text, info.v6_router, info.v6_not_default_gateway, info.v6_other_routers);
+                ? new FamilyState(family, info.v4, text, info.v4_router, info.v4_not_default_gateway, info.v4_other_routers, (Route)info.v4_route)
+                : new FamilyState(family, info.v6, text, info.v6_router, info.v6_not_default_gateway, info.v6_other_routers, (Route)info.v6_route);
         }
 
         /// <summary>

@@ -103,11 +103,12 @@ namespace PortOpen
     /// <summary>One family of a lease at one moment (a snapshot; the lease moves on).</summary>
     public sealed class FamilyState
     {
-        internal FamilyState(IpFamily family, NativeFamilyState state, string message, PortAddress router, byte notDefaultGateway, byte otherRouters)
+        internal FamilyState(IpFamily family, NativeFamilyState state, string message, PortAddress router, byte notDefaultGateway, byte otherRouters, Route route)
         {
             Router = router;
             NotDefaultGateway = notDefaultGateway != 0;
             OtherRouters = otherRouters;
+            Route = route;
             Family = family;
             Status = state.status;
             Internal = state.@internal;
@@ -134,6 +135,9 @@ namespace PortOpen
 
         /// <summary>Lease the router granted (zero while Open: permanent, deleted on close).</summary>
         public TimeSpan Lease { get; private set; }
+
+        /// <summary>The protocol that opened it (UPnP, PCP, NAT-PMP); None when not open.</summary>
+        public Route Route { get; private set; }
 
         /// <summary>The router's UPnP error code behind a refusal, 0 when none.</summary>
         public int UpnpCode { get; private set; }

@@ -1,0 +1,328 @@
+//! The PCP / NAT-PMP route: how the lease engine's tasks are performed for what is held through
+//! PCP (RFC 6887) or NAT-PMP (RFC 6886) — open, refresh, delete, remove a crash's leftovers, hear
+//! ANNOUNCEs — and how the answers are read into outcomes. Blocking, with the client's budget;
+//! never decides what happens next. The race with UPnP at open is the driver's (`driver.rs`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::cancel::Budget;
+use crate::engine::Outcome;
+use crate::error::Error;
+use crate::gateway_cache::lock;
+use crate::lease::{FamilyLease, OpenRequest, PortStatus};
+use crate::limits::{MAPPING_LEASE_MAX_SECS, PCP_SHORTEN_LIFETIME, PINHOLE_LEASE_MAX_SECS};
+use crate::parse::pcp::{Announcement, Verdict};
+use crate::pcp_mapping::{self, MapResult, PcpMapping, Wanted};
+use crate::persist::JournalEntry;
+use crate::transport::pcp::{self as net, AnnounceWatch, ExchangeError, Schedule};
+use crate::types::Family;
+
+/// Per family: the server and local address an ANNOUNCE listener is open for, the listener
+/// (None: it could not be opened) and the last epoch heard from that server.
+type AnnounceOf = ((SocketAddr, IpAddr), Option<AnnounceWatch>);
+
+#[derive(Default)]
+pub(crate) struct PcpRoute {
+    /// Used by the one thread that looks between renewals (like the UPnP route's NOTIFY
+    /// listeners).
+    announces: [Mutex<Option<AnnounceOf>>; 2],
+}
+
+/// What one PCP/NAT-PMP attempt at opening a family gave.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// Granted: the family is open through this mapping.
+    Granted(PcpMapping),
+    /// The server answered, refusing: the family as it would be reported if UPnP does no better.
+    Refused(FamilyLease),
+    /// No server, no answer in time, cancelled, or no address to ask from.
+    NoAnswer(String),
+}
+
+/// The PCP server and the address to map for `family`: the default gateway, and the address to
+/// open (asked for, or this host's address toward the gateway; for IPv6 the stable global one).
+pub(crate) fn server_and_client(family: Family, req: &OpenRequest) -> Option<(SocketAddr, IpAddr)> {
+    let server = net::default_server(family)?;
+    let client = match family {
+        Family::V4 => req.internal_v4.map(IpAddr::V4),
+        Family::V6 => req.internal_v6.map(IpAddr::V6),
+    };
+    let client = match client {
+        Some(ip) => ip,
+        None => crate::gateway::local_addr_toward(family, server, server_scope(server)).ok()?,
+    };
+    Some((server, client))
+}
+
+fn server_scope(server: SocketAddr) -> u32 {
+    match server {
+        SocketAddr::V6(s) => s.scope_id(),
+        SocketAddr::V4(_) => 0,
+    }
+}
+
+/// One attempt to open `family` through PCP (or NAT-PMP) at `server` from `client`.
+pub(crate) fn attempt(family: Family, server: SocketAddr, client: IpAddr, req: &OpenRequest, pcp: bool, natpmp: bool, budget: &Budget) -> Attempt {
+    let max = if family == Family::V6 { PINHOLE_LEASE_MAX_SECS } else { MAPPING_LEASE_MAX_SECS };
+    let wanted = Wanted {
+        client,
+        protocol: req.protocol,
+        internal_port: req.internal_port,
+        external_port: req.external_port,
+        lifetime: req.lease_secs.min(max),
+        pcp,
+        natpmp,
+    };
+    let started = Instant::now();
+    let result = pcp_mapping::map(server, &wanted, &Schedule::RFC6887, budget);
+    log::debug!("{family} PCP/NAT-PMP {client} -> {server}: {result:?} after {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    match result {
+        MapResult::Granted { mapping, .. } => Attempt::Granted(mapping),
+        MapResult::Refused { verdict, what, route } => {
+            let mut fl = FamilyLease::new(family, true);
+            fl.internal = Some(SocketAddr::new(client, req.internal_port));
+            fl.status = status_of(verdict);
+            fl.router = Some(server.ip());
+            fl.message = format!("{}: {what}", route.name());
+            Attempt::Refused(fl)
+        }
+        MapResult::NoAnswer(e) => Attempt::NoAnswer(no_answer(&e)),
+    }
+}
+
+fn no_answer(e: &ExchangeError) -> String {
+    match e {
+        ExchangeError::NoServer => "PCP/NAT-PMP: no server at the gateway (port 5351 refused)".into(),
+        ExchangeError::NoAnswer { sends } => format!("PCP/NAT-PMP: no answer to {sends} send(s)"),
+        ExchangeError::Cancelled => "PCP/NAT-PMP: stopped".into(),
+        ExchangeError::Io(e) => format!("PCP/NAT-PMP: {e}"),
+    }
+}
+
+/// A refusal in the existing vocabulary.
+fn status_of(verdict: Verdict) -> PortStatus {
+    match verdict {
+        Verdict::Granted => PortStatus::Open,
+        Verdict::NotAuthorized => PortStatus::NotAuthorized,
+        Verdict::UpstreamNat => PortStatus::UpstreamNat,
+        Verdict::TryLater(_) | Verdict::UseVersion(_) | Verdict::Unusable => PortStatus::Failed,
+    }
+}
+
+/// The family as reported when `mapping` opened it.
+pub(crate) fn opened(family: Family, mapping: &PcpMapping) -> FamilyLease {
+    let mut fl = FamilyLease::new(family, true);
+    fl.internal = Some(SocketAddr::new(mapping.client, mapping.internal_port));
+    fl.route = Some(mapping.route);
+    // The PCP server is the default gateway itself (never another router).
+    fl.router = Some(mapping.server.ip());
+    fl.lease_secs = mapping.lifetime_granted;
+    if mapping.external.ip().is_unspecified() {
+        // RFC 6887 §11.4 / miniupnpd with no WAN address: granted, but nothing reaches it.
+        fl.status = PortStatus::NoExternalAddress;
+        fl.message = format!("{}: the router granted port {} but has no external address (its WAN is down?)", mapping.route, mapping.external.port());
+    } else {
+        fl.status = PortStatus::Open;
+        fl.external = Some(mapping.external);
+    }
+    fl
+}
+
+impl PcpRoute {
+    /// One exchange: the same MAP again (same nonce). It re-makes the mapping if the server lost
+    /// it. A host whose IPv6 address changed (the pinhole follows it) moves instead.
+    pub(crate) fn renew(&self, mapping: &PcpMapping, follow_address: bool, budget: &Budget) -> Outcome {
+        if follow_address && mapping.client.is_ipv6() {
+            if let Ok(now @ IpAddr::V6(v6)) = crate::gateway::local_addr_toward(Family::V6, mapping.server, server_scope(mapping.server)) {
+                if now != mapping.client {
+                    return Outcome::Moved { to: v6 };
+                }
+            }
+        }
+        match mapping.refresh(&Schedule::RFC6887, budget) {
+            MapResult::Granted { mapping, lost_state } => Outcome::Refreshed { mapping, lost_state },
+            MapResult::NoAnswer(ExchangeError::Cancelled) => Outcome::Postponed(Error::Cancelled.to_string()),
+            MapResult::NoAnswer(e) => Outcome::Gone { reason: format!("the router stopped answering: {}", no_answer(&e)), unreachable: true },
+            MapResult::Refused { what, route, .. } => {
+                Outcome::Gone { reason: format!("{}: the refresh was refused: {what}", route.name()), unreachable: false }
+            }
+        }
+    }
+
+    /// Delete with the saved nonce. miniupnpd 2.3.1 (fixed in 2.3.6/2.3.8): after any IPv6
+    /// refresh, a PCP delete of that pinhole is NOT_AUTHORIZED. Then UPnP removes it by its
+    /// tuple (AddPinhole of the same tuple returns its id, DeletePinhole removes it) when the
+    /// router speaks UPnP (`upnp_v6`); otherwise a MAP with a lifetime of 1 s cuts it to the
+    /// server's minimum (120 s on miniupnpd) and the error says so.
+    pub(crate) fn release(&self, mapping: &PcpMapping, budget: &Budget, upnp_v6: impl FnOnce(&PcpMapping) -> Option<Result<(), Error>>) -> Result<(), Error> {
+        match mapping.delete(budget) {
+            MapResult::Granted { .. } => Ok(()),
+            MapResult::Refused { verdict: Verdict::NotAuthorized, what, .. } if mapping.client.is_ipv6() => {
+                log::debug!("PCP delete of [{}]:{} refused ({what}): removing it through UPnP by its tuple", mapping.client, mapping.internal_port);
+                match upnp_v6(mapping) {
+                    Some(Ok(())) => Ok(()),
+                    other => {
+                        if let Some(Err(e)) = other {
+                            log::debug!("UPnP could not remove it either: {e}");
+                        }
+                        let shortened = matches!(mapping.shorten(PCP_SHORTEN_LIFETIME, budget), MapResult::Granted { .. });
+                        Err(Error::NotSupported(format!(
+                            "PCP refused to delete the pinhole ({what}: miniupnpd before 2.3.6 after a refresh){}",
+                            if shortened { "; its lifetime was cut to the router's minimum instead" } else { "" }
+                        )))
+                    }
+                }
+            }
+            MapResult::Refused { what, .. } => Err(Error::InvalidResponse { context: format!("{} delete", mapping.route), reason: what }),
+            MapResult::NoAnswer(e) => Err(e.into()),
+        }
+    }
+
+    /// Remove a crash's leftover: delete with the journal's nonce. Err only when the server did
+    /// not answer (the entry is then kept for the next start).
+    pub(crate) fn remove_leftover(
+        &self,
+        entry: &JournalEntry,
+        budget: &Budget,
+        upnp_v6: impl FnOnce(&PcpMapping) -> Option<Result<(), Error>>,
+    ) -> Result<bool, Error> {
+        let JournalEntry::Pcp { server, route, nonce, client, protocol, internal_port, external_port } = entry else { return Ok(false) };
+        let mapping = PcpMapping {
+            server: *server,
+            route: *route,
+            nonce: *nonce,
+            client: *client,
+            protocol: *protocol,
+            internal_port: *internal_port,
+            external: SocketAddr::new(*client, *external_port),
+            lifetime_asked: 0,
+            lifetime_granted: 0,
+            epoch: 0,
+            answered_at: Instant::now(),
+            renew_permille: 500,
+        };
+        match self.release(&mapping, budget, upnp_v6) {
+            Ok(()) => {
+                log::info!("removed leftover {route} mapping of {client} port {internal_port}/{protocol}");
+                Ok(true)
+            }
+            Err(e) if e.is_unreachable() || matches!(e, Error::Timeout(_)) => Err(e),
+            Err(e) => {
+                log::info!("leftover {route} mapping not removed: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// What the PCP servers announced since the last look (opening, moving or closing the
+    /// listeners): the servers that restarted.
+    pub(crate) fn look(&self, announce: &[Option<(SocketAddr, IpAddr)>; 2]) -> Vec<SocketAddr> {
+        let mut restarted = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            let mut watch = lock(&self.announces[family as usize]);
+            let Some(key) = announce[family as usize] else {
+                *watch = None;
+                continue;
+            };
+            if watch.as_ref().is_none_or(|(k, _)| *k != key) {
+                let opened = AnnounceWatch::open(key.1)
+                    .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed at the next refresh (epoch)"));
+                *watch = Some((key, opened.ok()));
+            }
+            let Some((_, Some(w))) = watch.as_ref() else { continue };
+            for (from, what) in w.heard() {
+                if from.ip() != key.0.ip() {
+                    continue;
+                }
+                match what {
+                    Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
+                    Announcement::NatPmpAddress { epoch, external } => {
+                        log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})")
+                    }
+                }
+                if !restarted.contains(&key.0) {
+                    restarted.push(key.0);
+                }
+            }
+        }
+        restarted
+    }
+}
+
+/// For `release`'s workaround: remove an IPv6 pinhole by its tuple through UPnP on `gateway`.
+pub(crate) fn pinhole_tuple(mapping: &PcpMapping) -> Option<crate::pinhole::Pinhole> {
+    let IpAddr::V6(internal_client) = mapping.client else { return None };
+    Some(crate::pinhole::Pinhole {
+        remote_host: None,
+        remote_port: 0,
+        internal_client,
+        internal_port: mapping.internal_port,
+        protocol: mapping.protocol,
+        lease_secs: crate::limits::LEFTOVER_PINHOLE_LEASE_SECS,
+    })
+}
+
+/// What the gateway's PCP / NAT-PMP server answered a probe that maps nothing (`Client::port_control`):
+/// a PCP ANNOUNCE request, and over IPv4 a NAT-PMP external address request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortControl {
+    /// The family asked about.
+    pub family: Family,
+    /// The server asked: the default gateway, port 5351 (None: no default gateway).
+    pub server: Option<SocketAddr>,
+    /// The server's epoch, when it speaks PCP (version 2).
+    pub pcp_epoch: Option<u32>,
+    /// IPv4: the external address NAT-PMP reports, when it speaks NAT-PMP.
+    pub natpmp_external: Option<std::net::Ipv4Addr>,
+    /// What was learned, in words.
+    pub message: String,
+}
+
+impl PortControl {
+    /// The routes it speaks besides UPnP.
+    pub fn routes(&self) -> Vec<crate::types::Route> {
+        let mut r = Vec::new();
+        if self.pcp_epoch.is_some() {
+            r.push(crate::types::Route::Pcp);
+        }
+        if self.natpmp_external.is_some() {
+            r.push(crate::types::Route::NatPmp);
+        }
+        r
+    }
+}
+
+/// Probe the default gateway's PCP/NAT-PMP server for `family` from this host's address toward it.
+pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
+    let mut pc = PortControl { family, server: None, pcp_epoch: None, natpmp_external: None, message: String::new() };
+    let Some((server, client)) = server_and_client(family, &OpenRequest::new(crate::types::Protocol::Udp, 1)) else {
+        pc.message = format!("no {family} default gateway (or no address toward it)");
+        return pc;
+    };
+    pc.server = Some(server);
+    let mut said = Vec::new();
+    match net::announce(client, server, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+        Ok(a) => match a.answer {
+            Some(epoch) => {
+                pc.pcp_epoch = Some(epoch);
+                said.push(format!("PCP version 2 (epoch {epoch}, {:.1} ms)", a.elapsed.as_secs_f64() * 1000.0));
+            }
+            None => said.push("no PCP (the server speaks NAT-PMP only)".to_string()),
+        },
+        Err(e) => said.push(format!("no PCP ({})", no_answer(&e))),
+    }
+    if let (IpAddr::V4(local), SocketAddr::V4(server4)) = (client, server) {
+        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+            Ok(a) if a.answer.verdict() == Verdict::Granted => {
+                pc.natpmp_external = Some(a.answer.external);
+                said.push(format!("NAT-PMP (external address {})", a.answer.external));
+            }
+            Ok(a) => said.push(format!("NAT-PMP answers {}", a.answer.result)),
+            Err(e) => said.push(format!("no NAT-PMP ({})", no_answer(&e))),
+        }
+    }
+    pc.message = said.join("; ");
+    pc
+}
