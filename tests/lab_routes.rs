@@ -3,6 +3,8 @@
 //! What opened is proven with packets from `wan`, and what is left after close with the
 //! router's nftables rules. Needs root and the lab packages: run by scripts/test.sh
 //! (`cargo test -- --include-ignored`).
+// Lab tests run in Linux network namespaces (labkit enters them with setns).
+#![cfg(target_os = "linux")]
 
 mod labkit;
 
