@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test, on a fresh Debian 12 machine (as root): installs prerequisites, then runs the
-# unit and fault tests, the real-router lab tests (miniupnpd in network namespaces), the
-# header and C API tests (gcc + valgrind), and the C# and C++ binding tests.
+# unit, engine and fault tests, the type-check of every platform (scripts/xcheck.sh), the
+# real-router lab tests (miniupnpd 2.3.1 and 2.3.9 in network namespaces), the header and C API
+# tests (gcc + valgrind), release hygiene, and tests/bindings/*.sh: C, C++, C#, the Unity
+# package, the Unreal plugin against a mock engine, and the Windows build under Wine in the lab.
 # Lab tests are #[ignore]d in a plain `cargo test` (they need root and the lab); here they run,
 # against a matrix of routers (see "Router matrix" below and tests/lab/README.md).
 set -euo pipefail
