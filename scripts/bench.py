@@ -1,47 +1,65 @@
 #!/usr/bin/env python3
-"""portopen vs upnpc in the lab, same run, alternating. Run by scripts/bench.sh (which builds
-the release CLI and brings the lab up); needs root (ip netns exec).
+"""portopen against its peers on lab routers side by side, same run, alternating. Run by
+scripts/bench.sh (which builds the release CLI and the igd-next peer and brings the labs up);
+needs root (ip netns exec).
 
-Cases, N times each after a warm-up:
-  cold    new `portopen open udp P --hold 0` process: discover, pinhole + mapping, close
-  warm    the same with the gateway cache file of an earlier run (no discovery)
-  upnpc   `upnpc -6 -A` + `upnpc -a` for the same pinhole and mapping, then their deletes
-  packet  from starting `portopen open` to the first datagram from `wan` arriving through the
-          new IPv6 pinhole (the wan host sends every 2 ms)
-  launch  `ip netns exec` + GNU time running `true`: the launcher's share of every figure
-Per case: min/median/max wall time, peak RSS, router round trips (HTTP requests and M-SEARCHes
-the router logged). Then the ratios and the release library sizes.
+Routers (one lab each, `--lab LABEL=NAME`, repeatable): `pcp` speaks UPnP, PCP and NAT-PMP
+(miniupnpd as the lab starts it); `upnp-only` is the same router with UDP 5351 closed by an nft
+`reject` (the ICMP port unreachable a router without PCP/NAT-PMP sends); `upnp-silent` (only
+with bench.sh --silent) drops 5351 without a word, as a firewall may.
+
+Clients, each for IPv4 alone, IPv6 alone and both, N times after a warm-up:
+  portopen         the default: PCP/NAT-PMP raced with UPnP, per family
+  portopen upnp    `--route upnp`
+  upnpc            the reference C client: `-a` (IPv4), `-6 -A` (IPv6), one process per action
+                   (both = the IPv4 and the IPv6 process of the same round, one after the other)
+  igd-next         the closest Rust library (bench/igd-next-peer), in-process, both families in
+                   parallel threads
+cold = from starting the process to its "opened" line (upnpc: its exit), discovery included.
+warm = portopen: a new process with the gateway cache file of an earlier run; upnpc: `-u` with
+the root description URL (no discovery); igd-next: the same action again in the process that
+found the gateway (in-process, no process start: not comparable with the others' warm).
+Also: the time from starting `portopen open --v6` to the first datagram from `wan` arriving
+through the new pinhole, per router; the launcher's own cost; the library sizes.
 """
-import argparse, json, os, re, resource, socket, statistics, subprocess, sys, time
+import argparse, json, os, re, statistics, subprocess, sys, time
+
+FAMILIES = ("v4", "v6", "both")
+CLIENTS = ("portopen", "portopen upnp", "upnpc", "igd-next")
+
 
 def env_file(lab):
     return dict(l.split("=", 1) for l in open(f"/tmp/portopen-lab/{lab}/env").read().splitlines() if "=" in l)
 
+
 def run_measured(argv, until=None):
     """Run argv (an `ip netns exec NS cmd...` line; GNU time is slipped in before cmd so the peak
     RSS is cmd's own, not `ip`'s). Returns (wall s, wall s until a stdout line containing
-    `until` appeared (or None), peak RSS KiB, stdout)."""
+    `until` appeared (None if none did), peak RSS KiB, stdout)."""
     rss_file = "/tmp/portopen-bench-rss"
     argv = argv[:4] + ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv[4:]
     t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines, t_until = [], None
     for line in p.stdout:
         lines.append(line)
         if until and t_until is None and until in line:
             t_until = time.monotonic() - t0
+    err = p.stderr.read()
     p.wait()
     wall = time.monotonic() - t0
     out = "".join(lines)
     if p.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed ({p.returncode}): {out}")
+        sys.exit(f"bench: {' '.join(argv)} failed ({p.returncode}): {out}{err}")
     rss = int(open(rss_file).read().split()[-1])
     return wall, t_until, rss, out
+
 
 class RouterLog:
     """Counts what the router saw: HTTP requests and M-SEARCHes (its -d log)."""
     def __init__(self, path):
         self.path, self.pos = path, os.path.getsize(path)
+
     def delta(self):
         with open(self.path, errors="replace") as f:
             f.seek(self.pos)
@@ -52,51 +70,72 @@ class RouterLog:
         searches = {(port, st) for port, st in re.findall(r"SSDP M-SEARCH from \S+:(\d+) ST: (\S+)", text)}
         return len(re.findall(r"HTTP REQUEST from", text)) + len(searches)
 
-def stats(values):
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--lab", required=True)
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("-n", type=int, default=20)
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--libs", nargs="*", default=[])
-    a = ap.parse_args()
-    env = env_file(a.lab)
-    lan, wan = env["LAN_NS"], env["WAN_NS"]
-    inns = ["ip", "netns", "exec", lan]
-    cache = f"/tmp/portopen-lab/{a.lab}/bench-cache"
-    log = RouterLog(env["ROUTER_LOG"])
-    port = 47000
+class Router:
+    """One lab router and how every client is run against it."""
+    def __init__(self, label, lab, cli, peer):
+        self.label, self.lab, self.cli, self.peer = label, lab, cli, peer
+        self.env = env_file(lab)
+        self.inns = ["ip", "netns", "exec", self.env["LAN_NS"]]
+        self.log = RouterLog(self.env["ROUTER_LOG"])
+        self.cache = {route: f"/tmp/portopen-lab/{lab}/bench-cache-{route.replace(' ', '-')}" for route in ("portopen", "portopen upnp")}
 
-    # cold and warm pin the UPnP route (the lab router also speaks PCP, which would win the
-    # race); raced is a game's default: PCP/NAT-PMP raced with UPnP, per family.
-    def cold(p):
-        return run_measured(inns + [a.cli, "open", "udp", str(p), "--hold", "0", "--lease", "600", "--route", "upnp"], until="opened in")
-    def warm(p):
-        return run_measured(inns + [a.cli, "open", "udp", str(p), "--hold", "0", "--lease", "600", "--cache", cache, "--route", "upnp"], until="opened in")
-    def raced(p):
-        return run_measured(inns + [a.cli, "open", "udp", str(p), "--hold", "0", "--lease", "600"], until="opened in")
-    def upnpc(p):
-        """The reference doing the same: pinhole and mapping (one process each: upnpc takes one
-        action per run), then their deletes. `until` = both added."""
-        w1, _, r1, out = run_measured(inns + ["upnpc", "-6", "-A", "", "0", env["LAN_V6"], str(p), "UDP", "600"])
-        m = re.search(r"Pinhole ID = (\d+)", out) or re.search(r"UniqueID[ =:]+(\d+)", out)
-        if not m:
-            sys.exit(f"bench: no pinhole id from upnpc: {out}")
-        w2, _, r2, _ = run_measured(inns + ["upnpc", "-a", env["LAN_V4"], str(p), str(p), "UDP", "600"])
-        w3, _, r3, _ = run_measured(inns + ["upnpc", "-6", "-D", m.group(1)])
-        w4, _, r4, _ = run_measured(inns + ["upnpc", "-d", str(p), "UDP"])
-        return w1 + w2 + w3 + w4, w1 + w2, max(r1, r2, r3, r4), out
+    def portopen(self, client, family, port, warm):
+        argv = self.inns + [self.cli, "open", "udp", str(port), "--hold", "0", "--lease", "600"]
+        if family != "both":
+            argv.append("--" + family)
+        if client == "portopen upnp":
+            argv += ["--route", "upnp"]
+        if warm:
+            argv += ["--cache", self.cache[client]]
+        wall, until, kib, _ = run_measured(argv, until="opened in")
+        if until is None:
+            sys.exit(f"bench: {' '.join(argv)}: no 'opened' line")
+        return until, wall, kib
 
-    def packet(p):
-        """Seconds from starting `portopen open` to the first datagram arriving via the pinhole."""
-        listener = subprocess.Popen(inns + [sys.executable, "-c", LISTENER, str(p)], stdout=subprocess.PIPE, text=True)
+    def upnpc_one(self, family, port, warm):
+        """One upnpc process adding the mapping (v4) or the pinhole (v6), then its delete by the
+        description URL (not timed). Returns (wall s, peak RSS KiB, router round trips of the add)."""
+        e = self.env
+        self.log.delta()
+        if family == "v4":
+            url = ["-u", e["LOCATION_V4"]] if warm else []
+            wall, _, kib, _ = run_measured(self.inns + ["upnpc"] + url + ["-a", e["LAN_V4"], str(port), str(port), "UDP", "600"])
+            time.sleep(0.1)
+            trips = self.log.delta()
+            run_measured(self.inns + ["upnpc", "-u", e["LOCATION_V4"], "-d", str(port), "UDP"])
+        else:
+            url = ["-u", e["LOCATION_V6"]] if warm else []
+            wall, _, kib, out = run_measured(self.inns + ["upnpc", "-6"] + url + ["-A", "", "0", e["LAN_V6"], str(port), "UDP", "600"])
+            time.sleep(0.1)
+            trips = self.log.delta()
+            m = re.search(r"Pinhole ID = (\d+)", out)
+            if not m:
+                sys.exit(f"bench: no pinhole id from upnpc: {out}")
+            run_measured(self.inns + ["upnpc", "-6", "-u", e["LOCATION_V6"], "-D", m.group(1)])
+        return wall, kib, trips
+
+    def igd_next(self, family, port):
+        """Returns (cold open s, process wall s, peak RSS KiB, warm s: the action again in-process)."""
+        e = self.env
+        argv = self.inns + [self.peer, "--port", str(port), "--lease", "600"]
+        if family in ("v4", "both"):
+            argv += ["--v4", e["LAN_V4"]]
+        if family in ("v6", "both"):
+            argv += ["--v6", e["LAN_V6"], "--interface", "eth0", "--trust", e["RTR_LAN_V6"]]
+        wall, until, kib, out = run_measured(argv, until="opened in")
+        again = [float(x) / 1000 for x in re.findall(r"add_again_ms=([\d.]+)", out)]
+        if until is None or not again:
+            sys.exit(f"bench: igd-next-peer: {out}")
+        return until, wall, kib, max(again)
+
+    def packet(self, port):
+        """Seconds from starting `portopen open --v6` to the first datagram arriving via the pinhole."""
+        listener = subprocess.Popen(self.inns + [sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE, text=True)
         assert listener.stdout.readline().strip() == "READY"
-        sender = subprocess.Popen(["ip", "netns", "exec", wan, sys.executable, "-c", SENDER, env["LAN_V6"], str(p)])
+        sender = subprocess.Popen(["ip", "netns", "exec", self.env["WAN_NS"], sys.executable, "-c", SENDER, self.env["LAN_V6"], str(port)])
         t0 = time.monotonic()
-        opener = subprocess.Popen(inns + [a.cli, "open", "udp", str(p), "--v6", "--hold", "1", "--lease", "600"],
+        opener = subprocess.Popen(self.inns + [self.cli, "open", "udp", str(port), "--v6", "--hold", "1", "--lease", "600"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         line = listener.stdout.readline().strip()
         sender.kill(); sender.wait(); opener.wait(); listener.wait()
@@ -104,63 +143,128 @@ def main():
             sys.exit(f"bench: no packet arrived through the pinhole: {line}")
         return float(line.split()[1]) - t0
 
-    def launch(_p):
-        """What starting any process costs here: `ip netns exec` + GNU time running `true`."""
-        return run_measured(inns + ["true"])
 
-    warm(port)  # warm-up; also writes the cache file
-    cold(port); upnpc(port + 1)
-    opened = {"cold": [], "warm": [], "raced": [], "upnpc": []}
-    total = {"cold": [], "warm": [], "raced": [], "upnpc": []}
-    rss = {"cold": [], "warm": [], "raced": [], "upnpc": []}
-    trips = {"cold": [], "warm": [], "raced": [], "upnpc": []}
-    packets, launches = [], []
-    for i in range(a.n):
-        launches.append(launch(0)[0])
-        p = port + 10 + i
-        for case, fn in (("cold", cold), ("warm", warm), ("raced", raced), ("upnpc", upnpc)):
-            log.delta()
-            wall, until, kib, _ = fn(p)
-            time.sleep(0.3)  # let the router finish logging
-            opened[case].append(until); total[case].append(wall); rss[case].append(kib); trips[case].append(log.delta())
-        packets.append(packet(p + 1000))
+def pstats(values):
+    """Milliseconds: min, median, p90 (inclusive), max."""
+    v = sorted(x * 1000 for x in values)
+    p90 = statistics.quantiles(v, n=10, method="inclusive")[8] if len(v) > 1 else v[0]
+    return {"min": round(v[0], 1), "median": round(statistics.median(v), 1), "p90": round(p90, 1), "max": round(v[-1], 1)}
 
-    ms = lambda v: {k: round(x * 1000, 1) for k, x in stats(v).items()}
-    report = {"n": a.n, "cases": {}}
-    for case in opened:
-        report["cases"][case] = {"open_ms": ms(opened[case]), "total_ms": ms(total[case]),
-                                 "peak_rss_kib": max(rss[case]), "round_trips_median": statistics.median(trips[case])}
-    report["cases"]["packet"] = {"open_ms": ms(packets)}
-    report["cases"]["launch"] = {"open_ms": ms(launches)}
-    med = lambda c, k="open_ms": report["cases"][c][k]["median"]
-    report["ratios"] = {
-        "upnpc_over_cold_open": round(med("upnpc") / med("cold"), 1),
-        "upnpc_over_warm_open": round(med("upnpc") / med("warm"), 1),
-        "upnpc_over_raced_open": round(med("upnpc") / med("raced"), 1),
-        "upnpc_over_cold_total": round(med("upnpc", "total_ms") / med("cold", "total_ms"), 1),
-        "cold_rss_over_upnpc": round(report["cases"]["cold"]["peak_rss_kib"] / report["cases"]["upnpc"]["peak_rss_kib"], 2),
-    }
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lab", action="append", required=True, help="LABEL=LAB_NAME, one per router")
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--peer", required=True, help="the igd-next peer binary")
+    ap.add_argument("-n", type=int, default=20)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--libs", nargs="*", default=[])
+    a = ap.parse_args()
+    routers = [Router(label, lab, a.cli, a.peer) for label, lab in (x.split("=", 1) for x in a.lab)]
+
+    # Samples: (router, client, family) -> {"cold": [], "warm": [], "total": [], "rss": [], "trips": []}
+    samples = {}
+    def add(r, client, family, **values):
+        s = samples.setdefault((r.label, client, family), {"cold": [], "warm": [], "total": [], "rss": [], "trips": []})
+        for k, v in values.items():
+            s[k].append(v)
+
+    port = 47000
+    for r in routers:  # warm-up: writes the cache files, fills the page cache
+        for client in ("portopen", "portopen upnp"):
+            r.portopen(client, "both", port, warm=True)
+            port += 1
+        r.upnpc_one("v4", port, warm=False)
+        r.igd_next("both", port + 1)
+        port += 2
+    packets = {r.label: [] for r in routers}
+    launches = []
+    for _ in range(a.n):
+        launches.append(run_measured(routers[0].inns + ["true"])[0])
+        for r in routers:
+            for family in FAMILIES:
+                for client in ("portopen", "portopen upnp"):
+                    r.log.delta()
+                    cold, total, kib = r.portopen(client, family, port, warm=False)
+                    time.sleep(0.1)  # let the router finish logging
+                    trips = r.log.delta()
+                    warm, _, _ = r.portopen(client, family, port + 1, warm=True)
+                    add(r, client, family, cold=cold, warm=warm, total=total, rss=kib, trips=trips)
+                    port += 2
+                r.log.delta()
+                cold, total, kib, warm = r.igd_next(family, port)
+                time.sleep(0.1)
+                add(r, "igd-next", family, cold=cold, warm=warm, total=total, rss=kib, trips=r.log.delta())
+                port += 1
+            # upnpc: one process per family; both = the two of this round, one after the other.
+            per = {}
+            for family in ("v4", "v6"):
+                cold, kib, trips = r.upnpc_one(family, port, warm=False)
+                warm, _, _ = r.upnpc_one(family, port + 1, warm=True)
+                per[family] = (cold, warm, kib, trips)
+                add(r, "upnpc", family, cold=cold, warm=warm, total=cold, rss=kib, trips=trips)
+                port += 2
+            add(r, "upnpc", "both", cold=per["v4"][0] + per["v6"][0], warm=per["v4"][1] + per["v6"][1],
+                total=per["v4"][0] + per["v6"][0], rss=max(per["v4"][2], per["v6"][2]), trips=per["v4"][3] + per["v6"][3])
+            packets[r.label].append(r.packet(port + 5000))
+            port += 1
+
+    report = {"n": a.n, "routers": {r.label: f"{r.env['ROUTER_VERSION']} ({r.lab})" for r in routers}, "rows": []}
+    for (router, client, family), s in samples.items():
+        report["rows"].append({"router": router, "client": client, "family": family, "cold_ms": pstats(s["cold"]),
+                               "warm_ms": pstats(s["warm"]), "process_ms": pstats(s["total"]),
+                               "peak_rss_kib": max(s["rss"]), "round_trips_median": statistics.median(s["trips"])})
+    report["packet_ms"] = {label: pstats(v) for label, v in packets.items()}
+    report["launch_ms"] = pstats(launches)
     report["libraries"] = {os.path.basename(p): os.path.getsize(p) for p in a.libs if os.path.exists(p)}
     if a.json:
         print(json.dumps(report))
         return
-    print(f"portopen vs upnpc in the lab, n={a.n} each, alternating; wall times of new processes, ms")
-    print(f"{'case':7} {'open: min':>10} {'median':>8} {'max':>8} {'total: median':>14} {'peak RSS':>10} {'round trips':>12}")
-    for case, e in report["cases"].items():
-        o = e["open_ms"]
-        t = e.get("total_ms", {}).get("median", "-")
-        rss_text = f"{e['peak_rss_kib']} KiB" if "peak_rss_kib" in e else "-"
-        print(f"{case:7} {o['min']:10.1f} {o['median']:8.1f} {o['max']:8.1f} {t:>14} {rss_text:>10} {e.get('round_trips_median', '-'):>12}")
-    r = report["ratios"]
-    print(f"upnpc/portopen, open: cold {r['upnpc_over_cold_open']}x, warm {r['upnpc_over_warm_open']}x, raced (PCP) {r['upnpc_over_raced_open']}x; "
-          f"open+close: cold {r['upnpc_over_cold_total']}x; peak RSS cold/upnpc {r['cold_rss_over_upnpc']}")
+    print_table(report)
+
+
+def print_table(report):
+    routers = list(report["routers"])
+    print(f"portopen and its peers on {len(routers)} lab routers, n={report['n']} each, alternating; ms")
+    for label, what in report["routers"].items():
+        print(f"  {label}: miniupnpd {what}")
+    rows = {(x["router"], x["client"], x["family"]): x for x in report["rows"]}
+    head = f"{'client':14} {'family':6}"
+    for label in routers:
+        head += f" | {label + ': cold med':>20} {'p90':>7} {'warm med':>8} {'p90':>7}"
+    print(head)
+    for client in CLIENTS:
+        for family in FAMILIES:
+            line = f"{client:14} {family:6}"
+            for label in routers:
+                x = rows.get((label, client, family))
+                if x is None:
+                    line += f" | {'-':>20} {'-':>7} {'-':>8} {'-':>7}"
+                    continue
+                c, w = x["cold_ms"], x["warm_ms"]
+                line += f" | {c['median']:20.1f} {c['p90']:7.1f} {w['median']:8.1f} {w['p90']:7.1f}"
+            print(line)
+    print()
+    print(f"{'client':14} {'family':6}" + "".join(f" | {label + ': process med':>23} {'peak RSS':>9} {'trips':>5}" for label in routers))
+    for client in CLIENTS:
+        for family in FAMILIES:
+            line = f"{client:14} {family:6}"
+            for label in routers:
+                x = rows.get((label, client, family))
+                line += f" | {x['process_ms']['median']:23.1f} {str(x['peak_rss_kib']) + 'K':>9} {x['round_trips_median']:>5}" if x else ""
+            print(line)
+    print()
+    for label, p in report["packet_ms"].items():
+        print(f"{label}: start of `portopen open --v6` -> first packet from wan through the pinhole: median {p['median']} p90 {p['p90']}")
+    print(f"launcher alone (`ip netns exec` + GNU time running `true`, inside every new-process figure): median {report['launch_ms']['median']}")
     for name, size in report["libraries"].items():
         print(f"{name}: {size / 1024:.0f} KiB (stripped release)")
-    print("cold/warm = the UPnP route (--route upnp; warm: gateway cache); raced = the default, PCP/NAT-PMP raced with UPnP (PCP wins on this router);"
-          " open = until both families are confirmed (portopen: its 'opened' line; upnpc: -6 -A and -a done);"
-          " total = whole run incl. close (upnpc: 4 processes, each discovering);"
-          " packet = from starting `portopen open --v6` to the first datagram from wan through the pinhole;"
-          " launch = the same launcher running `true` (part of every other figure)")
+    print("cold = process start to 'opened' (upnpc: to its exit; both = its v4 and v6 processes one after the other); "
+          "warm = portopen: new process with the gateway cache file; upnpc: -u URL (no discovery); igd-next: the same "
+          "action again in the same process (no process start). process = the whole run (portopen: incl. close; "
+          "igd-next: incl. its warm action and removal; upnpc: the add alone). trips = UPnP requests + M-SEARCHes "
+          "the router logged for the cold run (PCP is not logged)")
+
 
 LISTENER = r"""
 import socket, sys, time
