@@ -18,17 +18,18 @@
 //!   chain of tasks stays on one thread; `close` waits on `changed` for a family another thread
 //!   is acting on, and that thread performs the delete when its outcome comes back.
 
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::engine::{Engine, Holding, Outcome, Task};
 use crate::error::Error;
 use crate::events::EventSink;
 use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
-use crate::limits::PCP_HEAD_START;
+use crate::limits::{PCP_HEAD_START, PCP_UNANSWERED_MEMORY};
 use crate::persist::{self, JournalEntry};
 use crate::route_pcp::{self, Attempt, PcpRoute};
 use crate::route_upnp::UpnpRoute;
@@ -45,6 +46,9 @@ pub(crate) struct Inner {
     pub wake: Condvar,
     pub wake_flag: Mutex<bool>,
     pub stopping: AtomicBool,
+    /// PCP servers that gave an open no answer (port 5351 refused, or silence), and when: see
+    /// `open_family`'s head start. Shared with the detached PCP threads that fill it.
+    pcp_unanswered: Arc<Mutex<Vec<(SocketAddr, Instant)>>>,
 }
 
 impl Inner {
@@ -58,6 +62,7 @@ impl Inner {
             wake: Condvar::new(),
             wake_flag: Mutex::new(false),
             stopping: AtomicBool::new(false),
+            pcp_unanswered: Arc::default(),
         }
     }
 
@@ -228,12 +233,17 @@ impl Inner {
         let started = Instant::now();
         let pcp_budget = upnp.budget();
         let action_timeout = upnp.config.action_timeout;
+        let unanswered_since = pcp_unanswered_since(&self.pcp_unanswered, server);
         {
             let (claim, stop_upnp, req) = (claim.clone(), stop_upnp.clone(), req.clone());
             let (pcp, natpmp) = (routes.pcp, routes.natpmp);
+            let unanswered = self.pcp_unanswered.clone();
             // Detached: it ends by its own budget; a grant after UPnP won is deleted right here.
             let spawned = std::thread::Builder::new().name("portopen-pcp".into()).spawn(move || {
                 let attempt = route_pcp::attempt(family, server, client, &req, pcp, natpmp, &pcp_budget);
+                if !pcp_budget.cancel_token().is_cancelled() {
+                    note_pcp_answer(&unanswered, server, matches!(attempt, Attempt::NoAnswer(_)));
+                }
                 if let Attempt::Granted(mapping) = &attempt {
                     if claim.compare_exchange(NO_WINNER, PCP_WON, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                         stop_upnp.cancel();
@@ -251,8 +261,20 @@ impl Inner {
         }
         // A head start: a PCP router answers within a millisecond or two (and a closed port
         // 5351 refuses at once), so UPnP's discovery is not even begun then. Only a router
-        // that drops PCP silently pays it before its UPnP starts.
-        let early = match rx.recv_timeout(PCP_HEAD_START) {
+        // that drops PCP silently pays it before its UPnP starts. None for a server that gave
+        // no answer lately: a Linux router rate-limits its ICMP refusals (IPv4: one a second
+        // per host after a burst of 6), so opens in quick succession on a UPnP-only router
+        // soon get silence, and each would wait the whole head start for nothing
+        // (tests/lab_race_cost.rs). PCP is still asked beside UPnP: a server that starts
+        // answering still wins, and is forgotten from the list.
+        let head_start = match unanswered_since {
+            Some(ago) => {
+                log::debug!("{family}: PCP server {server} gave no answer {:.1} s ago: UPnP starts at once", ago.as_secs_f64());
+                Duration::ZERO
+            }
+            None => PCP_HEAD_START,
+        };
+        let early = match rx.recv_timeout(head_start) {
             Ok(Attempt::Granted(mapping)) => {
                 log::debug!("{family}: {} won the race after {:.1} ms", mapping.route, started.elapsed().as_secs_f64() * 1000.0);
                 return (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping }));
@@ -332,6 +354,23 @@ impl Inner {
         let tuple = route_pcp::pinhole_tuple(mapping)?;
         let gateway = self.route.gateways.get(Family::V6, false, &self.route.config, &crate::cancel::CancelToken::new()).ok()?;
         Some(self.route.delete_pinhole_by_tuple(&gateway, &tuple, &self.route.closing_budget()).map(|_| ()))
+    }
+}
+
+/// How long ago `server` last gave an open no answer, if within `PCP_UNANSWERED_MEMORY`.
+fn pcp_unanswered_since(unanswered: &Mutex<Vec<(SocketAddr, Instant)>>, server: SocketAddr) -> Option<Duration> {
+    let list = lock(unanswered);
+    list.iter().find(|(s, _)| *s == server).map(|(_, at)| at.elapsed()).filter(|ago| *ago < PCP_UNANSWERED_MEMORY)
+}
+
+/// Remember that `server` gave no answer (refused or silent), or forget it once it answered.
+/// The list holds the servers of the last `PCP_UNANSWERED_MEMORY` only (a client asks one per
+/// family).
+fn note_pcp_answer(unanswered: &Mutex<Vec<(SocketAddr, Instant)>>, server: SocketAddr, no_answer: bool) {
+    let mut list = lock(unanswered);
+    list.retain(|(s, at)| *s != server && at.elapsed() < PCP_UNANSWERED_MEMORY);
+    if no_answer {
+        list.push((server, Instant::now()));
     }
 }
 

@@ -177,3 +177,9 @@ pub const PCP_SHORTEN_LIFETIME: u32 = 1;
 /// no more than that), a closed port 5351 refuses at once. Only a router that drops PCP in
 /// silence makes UPnP start this much later.
 pub const PCP_HEAD_START: Duration = Duration::from_millis(10);
+/// How long a PCP server that gave an open no answer (port 5351 refused, or silence) gets no
+/// head start in the next races: long enough to cover a burst of opens (a Linux router answers
+/// one IPv4 refusal a second per host after a burst of 6, silence for the rest), short enough
+/// that a router that turns PCP on is soon given it again (it wins the race anyway when UPnP
+/// is slower).
+pub const PCP_UNANSWERED_MEMORY: Duration = Duration::from_secs(60);
