@@ -78,6 +78,9 @@ class Router:
         self.env = env_file(lab)
         self.inns = ["ip", "netns", "exec", self.env["LAN_NS"]]
         self.log = RouterLog(self.env["ROUTER_LOG"])
+        # portopen's own "opened in" figures (from its open call, no process start), per
+        # (client, family, warm): the race's cost against --route upnp without launch noise.
+        self.inside = {}
         self.cache = {route: f"/tmp/portopen-lab/{lab}/bench-cache-{route.replace(' ', '-')}" for route in ("portopen", "portopen upnp")}
 
     def portopen(self, client, family, port, warm):
@@ -88,9 +91,11 @@ class Router:
             argv += ["--route", "upnp"]
         if warm:
             argv += ["--cache", self.cache[client]]
-        wall, until, kib, _ = run_measured(argv, until="opened in")
-        if until is None:
+        wall, until, kib, out = run_measured(argv, until="opened in")
+        m = re.search(r"opened in ([\d.]+) ms", out)
+        if until is None or not m:
             sys.exit(f"bench: {' '.join(argv)}: no 'opened' line")
+        self.inside.setdefault((client, family, warm), []).append(float(m.group(1)) / 1000)
         return until, wall, kib
 
     def upnpc_one(self, family, port, warm):
@@ -214,6 +219,7 @@ def main():
         report["rows"].append({"router": router, "client": client, "family": family, "cold_ms": pstats(s["cold"]),
                                "warm_ms": pstats(s["warm"]), "process_ms": pstats(s["total"]),
                                "peak_rss_kib": max(s["rss"]), "round_trips_median": statistics.median(s["trips"])})
+    report["inside_ms"] = {r.label: {f"{c} {f}{' warm' if w else ''}": pstats(v) for (c, f, w), v in r.inside.items()} for r in routers}
     report["packet_ms"] = {label: pstats(v) for label, v in packets.items()}
     report["launch_ms"] = pstats(launches)
     report["libraries"] = {os.path.basename(p): os.path.getsize(p) for p in a.libs if os.path.exists(p)}
@@ -253,6 +259,14 @@ def print_table(report):
                 x = rows.get((label, client, family))
                 line += f" | {x['process_ms']['median']:23.1f} {str(x['peak_rss_kib']) + 'K':>9} {x['round_trips_median']:>5}" if x else ""
             print(line)
+    print()
+    print("portopen's own 'opened in' (inside the process, no launch), cold, median / p90:")
+    for label, inside in report["inside_ms"].items():
+        cells = []
+        for family in FAMILIES:
+            raced, upnp = inside[f"portopen {family}"], inside[f"portopen upnp {family}"]
+            cells.append(f"{family} raced {raced['median']}/{raced['p90']} upnp {upnp['median']}/{upnp['p90']} (raced - upnp: {raced['median'] - upnp['median']:+.1f})")
+        print(f"  {label}: " + "; ".join(cells))
     print()
     for label, p in report["packet_ms"].items():
         print(f"{label}: start of `portopen open --v6` -> first packet from wan through the pinhole: median {p['median']} p90 {p['p90']}")
