@@ -404,7 +404,7 @@ impl Engine {
                 self.looked(&local_v6, &rebooted, &changed, now);
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
-                    self.server_lost_state(server, &format!("the router announced a restart (PCP ANNOUNCE from {server}): re-making it"), now, None, |_| true);
+                    self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
                 }
                 for (server, epoch) in epochs {
                     let why = format!("the router's epoch ({epoch}) says it restarted and lost its mappings: re-making it");
