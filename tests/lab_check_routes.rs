@@ -61,6 +61,28 @@ fn a_pcp_only_router_is_graded_d_for_upnp_but_both_families_open_by_pcp() {
 
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn the_cli_says_on_a_pcp_only_router_that_both_families_open_by_pcp() {
+    let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let out = lab.exec("lan", &[labkit::cli(), "check", "--port", "41905"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"ports can be opened: IPv6 by PCP, IPv4 by PCP"), "{text}");
+    assert!(lines.contains(&"  IPv4: the router speaks PCP, NAT-PMP"), "{text}");
+    assert!(lines.iter().any(|l| l.starts_with("  IPv6 PCP trial: mapped ") && l.contains("and removed it")), "{text}");
+    assert!(lines.contains(&"UPnP grade D: no answer to discovery"), "{text}");
+
+    let out = lab.exec("lan", &[labkit::cli(), "--json", "check", "--port", "41906", "--route", "pcp,natpmp"]);
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.starts_with(r#"{"type":"check","grade":"D""#), "{json}");
+    assert!(json.contains(r#""routes_allowed":["pcp","natpmp"],"verdict":"ports can be opened: IPv6 by PCP, IPv4 by PCP""#), "{json}");
+    assert!(json.contains(r#""v4_speaks":["pcp","natpmp"]"#) && json.contains(&format!(r#""natpmp_external":"{}""#, lab.var("EXT_V4"))), "{json}");
+    assert_nothing_left(&lab, 41905);
+    assert_nothing_left(&lab, 41906);
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_router_with_both_routes_opens_each_family_by_pcp_and_upnp_and_keeps_its_grade() {
     let lab = Lab::up("default");
     let port = 41910;
