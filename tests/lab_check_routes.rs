@@ -28,14 +28,6 @@ fn assert_nothing_left(lab: &Lab, port: u16) {
     assert!(!leases.contains(&port.to_string()) && !leases6.contains(&port.to_string()), "lease files name {port}: {leases:?} {leases6:?}");
 }
 
-/// Refuse UDP 5351 in the router (an ICMP port unreachable): a router with PCP and NAT-PMP off.
-fn refuse_port_control(lab: &Lab) {
-    let rules = "add table inet nopcp\nadd chain inet nopcp input { type filter hook input priority -10; }\nadd rule inet nopcp input udp dport 5351 reject\n";
-    let file = lab.dir().join("nopcp.nft");
-    std::fs::write(&file, rules).unwrap();
-    assert!(lab.exec("rtr", &["nft", "-f", file.to_str().unwrap()]).status.success(), "nft -f {file:?}");
-}
-
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_pcp_only_router_is_graded_d_for_upnp_but_both_families_open_by_pcp() {
@@ -142,7 +134,7 @@ fn only_the_routes_allowed_are_tried() {
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_upnp_only_router_opens_by_upnp_and_says_pcp_is_refused() {
     let lab = Lab::up("default");
-    refuse_port_control(&lab);
+    lab.refuse_port_control();
     let port = 41930;
     let started = std::time::Instant::now();
     let r = check(&lab, Routes::ALL, port);

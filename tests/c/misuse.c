@@ -424,11 +424,7 @@ static void check_without_gateway_is_grade_d(void) {
 static void route_sets_and_check_routes(void) {
   portopen_config config;
   portopen_client *client = NULL;
-  CHECK_OK(portopen_config_init(&config));
-  config.router = NOBODY;
-  config.no_multicast = 1;
-  config.no_default_gateway = 1;
-  config.discovery_timeout_ms = 200;
+  unicast_config(&config, NOBODY, 200);
   const uint8_t refused[] = {4, 0x0f, 0x80, PORTOPEN_ROUTE_FLAG_PCP | 1};
   for (size_t i = 0; i < sizeof refused; i++) {
     config.route = refused[i];
