@@ -388,15 +388,14 @@ impl Client {
                 return PortControlCheck { spoken, trial: None, opens: false };
             }
         }
-        let wanted = Wanted {
-            client,
-            protocol: Protocol::Udp,
-            internal_port: port,
-            external_port: port,
-            lifetime: CHECK_LEASE_SECS,
-            pcp: routes.pcp,
-            natpmp: routes.natpmp,
+        // The trial goes through the route the server answered (PCP when it speaks it, as an
+        // open's race would take): PCP then gets the whole budget, not the short wait before
+        // NAT-PMP that an unknown server gets (a denied port's NOT_AUTHORIZED takes ~2.3 s).
+        let (pcp, natpmp) = match probed {
+            true => (spoken.pcp_epoch.is_some(), spoken.pcp_epoch.is_none() && spoken.natpmp_external.is_some()),
+            false => (routes.pcp, routes.natpmp),
         };
+        let wanted = Wanted { client, protocol: Protocol::Udp, internal_port: port, external_port: port, lifetime: CHECK_LEASE_SECS, pcp, natpmp };
         let started = Instant::now();
         let mut reachable = true;
         let (route, result) = match pcp_mapping::map(server, &wanted, &Schedule::RFC6887, &self.budget()) {
@@ -413,19 +412,25 @@ impl Client {
                     SocketAddr::V6(_) => None,
                 };
                 reachable = class.is_none();
-                let result = self.release_pcp(mapping).map(|()| {
-                    let words = format!("mapped {client} port {port}/UDP to {external} (lifetime {lifetime} s) and removed it");
-                    match class {
-                        Some(class) => format!("{words}; the external address is {class}: unreachable from the internet"),
-                        None => words,
-                    }
+                let result = match self.release_pcp(mapping) {
+                    Ok(()) => Ok(format!("mapped {client} port {port}/UDP to {external} (lifetime {lifetime} s) and removed it")),
+                    Err(e) => Err(format!("mapped {client} port {port}/UDP to {external} but could not remove it: {e}")),
+                };
+                let result = result.map(|words| match class {
+                    Some(class) => format!("{words}; the external address is {class}: unreachable from the internet"),
+                    None => words,
                 });
                 (route, result)
             }
-            MapResult::Refused { what, route, .. } => (route, Err(Error::InvalidResponse { context: format!("{route} MAP"), reason: what })),
-            MapResult::NoAnswer(e) => (if routes.pcp { Route::Pcp } else { Route::NatPmp }, Err(Error::from(e))),
+            // The server's refusal in its own words ("PCP MAP: NOT_AUTHORIZED ...").
+            MapResult::Refused { what, route, .. } => (route, Err(what)),
+            MapResult::NoAnswer(e) => (if pcp { Route::Pcp } else { Route::NatPmp }, Err(Error::from(e).to_string())),
         };
-        let t = trial(route, result, started);
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let t = match result {
+            Ok(detail) => Trial { route, ok: true, upnp_code: None, detail, millis },
+            Err(detail) => Trial { route, ok: false, upnp_code: None, detail, millis },
+        };
         if !probed {
             spoken.message = match (&spoken.pcp_epoch, &spoken.natpmp_external) {
                 (Some(epoch), _) => format!("PCP version 2 (epoch {epoch})"),

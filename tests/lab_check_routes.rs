@@ -162,3 +162,31 @@ fn a_nat_pmp_only_router_opens_ipv4_by_nat_pmp_and_ipv6_not_at_all() {
     assert!(r.v6_port_control.trial.is_none(), "nothing answered PCP over IPv6: {r:?}");
     assert_nothing_left(&lab, port);
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn behind_cgnat_ipv4_cannot_be_opened_and_the_trial_says_why_while_ipv6_opens_by_pcp() {
+    let lab = Lab::up_with("reserved-wan", &Router { conf: &["enable_upnp=no"], ..Router::default() });
+    let port = 41950;
+    let r = check(&lab, Routes::ALL, port);
+    assert_eq!(r.verdict, "ports can be opened: IPv6 by PCP; IPv4 cannot be opened", "{r:?}");
+    let t4 = r.v4_port_control.trial.as_ref().unwrap();
+    assert!(!t4.ok && t4.route == Route::Pcp && t4.detail.contains("NO_RESOURCES"), "{t4:?}");
+    assert!(!r.v4_port_control.opens);
+    assert_nothing_left(&lab, port);
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_port_the_router_denies_is_refused_in_the_trial_and_not_counted() {
+    // miniupnpd answers NOT_AUTHORIZED for a denied IPv4 port only after scanning every port
+    // (~2.3 s): the trial waits for it within the action budget.
+    let lab = Lab::up_with("default", &Router { conf: &["enable_upnp=no", "deny 0-65535 0.0.0.0/0 41960"], ..Router::default() });
+    let port = 41960;
+    let r = check(&lab, Routes::ALL, port);
+    let t4 = r.v4_port_control.trial.as_ref().unwrap();
+    assert!(!t4.ok && t4.route == Route::Pcp && t4.detail.contains("NOT_AUTHORIZED"), "{t4:?}");
+    assert!(r.v4_routes.is_empty(), "{r:?}");
+    assert!(r.verdict.ends_with("IPv4 cannot be opened"), "{r:?}");
+    assert_nothing_left(&lab, port);
+}
