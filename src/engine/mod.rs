@@ -21,7 +21,7 @@ mod task;
 mod tests;
 mod timer;
 
-use core::net::SocketAddr;
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -406,9 +406,12 @@ impl Engine {
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs }) => {
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
+                if let Some((server, address)) = pcp_local_v6 {
+                    self.pcp_address_changed(server, address, now);
+                }
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
                     self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
@@ -602,6 +605,23 @@ impl Engine {
         }
         for (id, family) in found {
             self.mark_lost(id, family, why.to_string());
+        }
+    }
+
+    /// This host's IPv6 address toward the PCP server `server` is now `address`: each pinhole
+    /// held there for another address, whose lease follows the host's address (none was
+    /// named), is renewed now (the renewal finds it moved).
+    fn pcp_address_changed(&mut self, server: SocketAddr, address: Ipv6Addr, now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            if entry.request.internal_v6.is_some() {
+                continue;
+            }
+            let slot = entry.slot(Family::V6);
+            let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
+            if mapping.server == server && mapping.client != IpAddr::V6(address) {
+                log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
+                slot.state = LeaseState::Held { due: Some(now) };
+            }
         }
     }
 
