@@ -135,7 +135,7 @@ fn a_router_without_pcp_or_nat_pmp_is_opened_by_upnp_without_delay() {
     // lab cannot switch NAT-PMP off by config: miniupnpd ignores enable_natpmp=no after the
     // lab's =yes. A reject rule in the router closes the port as a UPnP-only router has it.)
     let lab = Lab::up("default");
-    close_port_control(&lab);
+    lab.refuse_port_control();
     let port = 41720;
     let client = client(&lab, Routes::ALL);
     let (lease, took) = open(&lab, client, port);
@@ -274,19 +274,6 @@ fn port_control_says_which_of_pcp_and_nat_pmp_the_router_speaks_and_maps_nothing
     assert!(v4.message.contains("NAT-PMP only"), "{v4:?}");
 }
 
-/// Close UDP 5351 in the router (an ICMP refusal: what a router with PCP/NAT-PMP off answers).
-fn close_port_control(lab: &Lab) {
-    for rule in [
-        &["add", "table", "inet", "nopcp"][..],
-        &["add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"],
-        &["add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", "reject"],
-    ] {
-        let mut args = vec!["nft"];
-        args.extend_from_slice(rule);
-        assert!(lab.exec("rtr", &args).status.success(), "nft {rule:?}");
-    }
-}
-
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn when_pcp_stops_answering_the_family_falls_back_to_upnp_and_stays_reachable() {
@@ -298,7 +285,7 @@ fn when_pcp_stops_answering_the_family_falls_back_to_upnp_and_stays_reachable() 
     let client = keeping_client(&lab);
     let lease = open_request(&lab, client, OpenRequest { lease_secs: 4, ..OpenRequest::new(Protocol::Udp, port) });
     assert_eq!((lease.info().v4.route, lease.info().v6.route), (Some(Route::Pcp), Some(Route::Pcp)), "{:?}", lease.info());
-    close_port_control(&lab);
+    lab.refuse_port_control();
     // The refresh (at 2.0-2.5 s) is refused: the family is opened again, by UPnP now.
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline && (lease.info().v4.route != Some(Route::Upnp) || lease.info().v6.route != Some(Route::Upnp)) {
