@@ -134,6 +134,7 @@ while [[ "$LINE" != "DEMO-END" ]]; do
   DEMO+="$LINE"$'\n'
 done
 for want in "Router over IPv6: http://[2001:db8:1::1]" "Router over IPv4: http://" "Router grade: A " \
+  "Router opens: IPv6 by PCP, UPnP; IPv4 by PCP, UPnP" \
   "IPv6: open - peers connect to [$LAN_V6]:45010" "IPv4: open - peers connect to $EXT_V4:45010" \
   "Opened: " "Lost: IPv6: Lost" "Recovered: IPv6: open"; do
   grep -qF -- "$want" <<<"$DEMO" || fail "the sample's panel lacks '$want'"
