@@ -161,6 +161,26 @@ fn a_ula_on_another_interface_is_never_the_pcp_source() {
 
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_ula_of_another_interface_that_a_route_prefers_is_not_the_source_the_stable_global_is() {
+    // The same ULA, and a route to the router naming it as source (a VPN client's leftover
+    // `src` hint): the OS would send from it, and the router cannot answer it. Fails today: the
+    // interface searched for a stable global address is the one holding the OS's choice (vpn0,
+    // none there), so the ULA itself is used: PCP gets no answer, UPnP cannot connect.
+    let lab = Lab::up("default");
+    let ula: Ipv6Addr = "fd00:77::100".parse().unwrap();
+    lab.run_ok("lan", &["ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn0p"]);
+    lab.run_ok("lan", &["ip", "link", "set", "vpn0p", "up"]);
+    lab.run_ok("lan", &["ip", "link", "set", "vpn0", "up"]);
+    lab.run_ok("lan", &["ip", "addr", "add", &format!("{ula}/64"), "dev", "vpn0", "nodad"]);
+    lab.run_ok("lan", &["ip", "-6", "route", "add", &format!("{}/128", lab.var("RTR_LAN_V6")), "dev", "eth0", "src", &ula.to_string()]);
+    assert_eq!(os_source(&lab), ula, "the OS picks the ULA toward the router (else this tests nothing)");
+    let stable: Ipv6Addr = STABLE.parse().unwrap();
+    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41935), stable, &[]);
+    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41936), stable, &[]);
+}
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn with_the_default_route_via_the_routers_link_local_address_pcp_opens_for_the_stable_address() {
     let lab = Lab::up("default");
     // The lab's default IPv6 route is the router's global address; a router that advertises
@@ -180,4 +200,6 @@ fn with_the_default_route_via_the_routers_link_local_address_pcp_opens_for_the_s
     lab.close_in(&lab.lan_ns(), lease);
     assert!(lab.rules_naming(41940).is_empty(), "left: {:?}", lab.rules_naming(41940));
     assert!(!lab.reach("udp", STABLE, "::", 41940));
+    // UPnP with the same route (discovery by multicast, the LOCATION's global address).
+    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41941), stable, &[]);
 }
