@@ -38,6 +38,24 @@ pub(crate) struct PcpMapping {
     pub renew_permille: u16,
 }
 
+/// What the look between renewals watches for one family held through PCP or NAT-PMP: the
+/// server (its ANNOUNCEs heard, its epoch asked), the address held (whose interface hears the
+/// ANNOUNCEs) and the route (PCP asks the epoch with an ANNOUNCE request, NAT-PMP with an
+/// external address request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PcpWatch {
+    pub server: SocketAddr,
+    pub client: IpAddr,
+    pub route: Route,
+}
+
+impl PcpMapping {
+    /// What the look watches for it.
+    pub(crate) fn watch(&self) -> PcpWatch {
+        PcpWatch { server: self.server, client: self.client, route: self.route }
+    }
+}
+
 /// A refresh point in 500..=625 thousandths of the lifetime.
 pub(crate) fn random_renew_permille() -> u16 {
     let r = u16::from_be_bytes([net::new_nonce()[0], net::new_nonce()[1]]);

@@ -14,10 +14,10 @@ use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
 use crate::limits::{MAPPING_LEASE_MAX_SECS, PCP_SHORTEN_LIFETIME, PINHOLE_LEASE_MAX_SECS};
 use crate::parse::pcp::{Announcement, Verdict};
-use crate::pcp_mapping::{self, MapResult, PcpMapping, Wanted};
+use crate::pcp_mapping::{self, MapResult, PcpMapping, PcpWatch, Wanted};
 use crate::persist::JournalEntry;
 use crate::transport::pcp::{self as net, AnnounceWatch, ExchangeError, Schedule};
-use crate::types::Family;
+use crate::types::{Family, Route};
 
 /// Per family: the server and local address an ANNOUNCE listener is open for, the listener
 /// (None: it could not be opened) and the last epoch heard from that server.
@@ -216,39 +216,88 @@ impl PcpRoute {
         }
     }
 
-    /// What the PCP servers announced since the last look (opening, moving or closing the
-    /// listeners): the servers that restarted.
-    pub(crate) fn look(&self, announce: &[Option<(SocketAddr, IpAddr)>; 2]) -> Vec<SocketAddr> {
-        let mut restarted = Vec::new();
+    /// The look between renewals for what is held through PCP/NAT-PMP (`watch`, per family):
+    /// which servers restarted by what they announced since the last look (opening, moving or
+    /// closing the ANNOUNCE listeners), and each watched server's epoch now.
+    ///
+    /// - ANNOUNCE: an IPv4 and an IPv6 server reached over the same interface are taken as one
+    ///   router: either one's ANNOUNCE counts for both. miniupnpd 2.3.1 sends its IPv6 ANNOUNCE
+    ///   out of the WAN side only, so a restart reaches the LAN as an IPv4 ANNOUNCE alone; the
+    ///   IPv4 default gateway is listened to even when only IPv6 is held (and the IPv6 router
+    ///   when only IPv4 is).
+    /// - Epoch: one ANNOUNCE request (PCP) or external address request (NAT-PMP) per watched
+    ///   server: a router that powered on (its epoch starts again) is found within one look
+    ///   even when no ANNOUNCE of it was heard. The engine compares the epoch with each
+    ///   mapping's. A router that does not answer within the short bound changes nothing (the
+    ///   refresh finds a router that is really gone).
+    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> (Vec<SocketAddr>, Vec<(SocketAddr, u32)>) {
+        let mut listen: [Option<(SocketAddr, IpAddr)>; 2] = [watch[0].map(|w| (w.server, w.client)), watch[1].map(|w| (w.server, w.client))];
         for family in [Family::V4, Family::V6] {
-            let mut watch = lock(&self.announces[family as usize]);
-            let Some(key) = announce[family as usize] else {
-                *watch = None;
-                continue;
-            };
-            if watch.as_ref().is_none_or(|(k, _)| *k != key) {
-                let opened = AnnounceWatch::open(key.1)
-                    .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed at the next refresh (epoch)"));
-                *watch = Some((key, opened.ok()));
-            }
-            let Some((_, Some(w))) = watch.as_ref() else { continue };
-            for (from, what) in w.heard() {
-                if from.ip() != key.0.ip() {
-                    continue;
-                }
-                match what {
-                    Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
-                    Announcement::NatPmpAddress { epoch, external } => {
-                        log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})")
-                    }
-                }
-                if !restarted.contains(&key.0) {
-                    restarted.push(key.0);
-                }
+            let other = family.other() as usize;
+            if listen[family as usize].is_none() && watch[other].is_some() {
+                listen[family as usize] = server_and_client(family, &OpenRequest::new(crate::types::Protocol::Udp, 1));
             }
         }
-        restarted
+        let mut restarted = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            let mut slot = lock(&self.announces[family as usize]);
+            let Some(key) = listen[family as usize] else {
+                *slot = None;
+                continue;
+            };
+            if slot.as_ref().is_none_or(|(k, _)| *k != key) {
+                let opened = AnnounceWatch::open(key.1)
+                    .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed by the epoch or the next refresh"));
+                *slot = Some((key, opened.ok()));
+            }
+            let Some((_, Some(w))) = slot.as_ref() else { continue };
+            let heard: Vec<_> = w.heard().into_iter().filter(|(from, _)| from.ip() == key.0.ip()).collect();
+            let Some((from, what)) = heard.last() else { continue };
+            match what {
+                Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
+                Announcement::NatPmpAddress { epoch, external } => log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})"),
+            }
+            restarted.push(key.0);
+            let other = listen[family.other() as usize].filter(|(_, client)| same_interface(key.1, *client));
+            if let Some((other_server, _)) = other {
+                log::info!("{}: {other_server} is the same router (same interface): re-making what is held there too", family.other());
+                restarted.push(other_server);
+            }
+        }
+        restarted.sort();
+        restarted.dedup();
+        let mut epochs = Vec::new();
+        for w in watch.iter().flatten() {
+            let bound = budget.capped(crate::limits::PCP_RACE_BOUND);
+            let epoch = match (w.route, w.client, w.server) {
+                (Route::NatPmp, IpAddr::V4(local), SocketAddr::V4(server)) => {
+                    net::natpmp_address(local, server, &Schedule::RFC6886, &bound).map(|a| Some(a.answer.epoch))
+                }
+                _ => net::announce(w.client, w.server, &bound).map(|a| a.answer),
+            };
+            match epoch {
+                Ok(Some(epoch)) => epochs.push((w.server, epoch)),
+                Ok(None) => log::debug!("{}: the PCP server answers NAT-PMP only now", w.server),
+                Err(e) => log::debug!("{}: no epoch this look: {}", w.server, no_answer(&e)),
+            }
+        }
+        (restarted, epochs)
     }
+}
+
+/// Whether two local addresses are on the same interface (unknown: no).
+fn same_interface(a: IpAddr, b: IpAddr) -> bool {
+    let interfaces = crate::platform::interfaces().unwrap_or_default();
+    let index_of = |ip: IpAddr| {
+        interfaces
+            .iter()
+            .find(|i| match ip {
+                IpAddr::V4(v4) => i.v4.iter().any(|(a, _)| *a == v4),
+                IpAddr::V6(v6) => i.v6.iter().any(|a| a.ip == v6),
+            })
+            .map(|i| i.index)
+    };
+    matches!((index_of(a), index_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// For `release`'s workaround: remove an IPv6 pinhole by its tuple through UPnP on `gateway`.

@@ -21,15 +21,16 @@ mod task;
 mod tests;
 mod timer;
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, EventKind};
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 use crate::limits::WATCH_INTERVAL;
+use crate::parse::pcp::epoch_lost_state;
 use crate::parse::url::HttpUrl;
-use crate::pcp_mapping::PcpMapping;
+use crate::pcp_mapping::{PcpMapping, PcpWatch};
 use crate::persist::JournalEntry;
 use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
@@ -263,7 +264,7 @@ impl Engine {
         let mut v6_gateways: Vec<crate::gateway::Gateway> = Vec::new();
         let mut notify: [Option<crate::gateway::Gateway>; 2] = [None, None];
         let mut probe: Vec<crate::gateway::Gateway> = Vec::new();
-        let mut announce: [Option<(SocketAddr, IpAddr)>; 2] = [None, None];
+        let mut announce: [Option<PcpWatch>; 2] = [None, None];
         for entry in self.leases.values() {
             for family in FAMILIES {
                 let slot = entry.slot_ref(family);
@@ -272,7 +273,7 @@ impl Engine {
                 }
                 if let Some(Holding::Pcp { mapping }) = &slot.holding {
                     // The server this family's PCP leases are held on (the first one).
-                    announce[family as usize].get_or_insert((mapping.server, mapping.client));
+                    announce[family as usize].get_or_insert(mapping.watch());
                     continue;
                 }
                 let Some(gateway) = slot.holding.as_ref().and_then(Holding::gateway) else { continue };
@@ -386,19 +387,28 @@ impl Engine {
             }
             (Task::Renew { lease, family, .. }, Outcome::Refreshed { mapping, lost_state }) => {
                 let server = mapping.server;
-                self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
                 if lost_state {
+                    // It was gone until this refresh re-made it: said as lost, then recovered.
                     log::info!("lease {lease} {family}: the PCP server {server} lost its state (epoch): re-making everything held there");
-                    self.due_on_server(server, now, Some((*lease, *family)));
+                    let why = format!("the router's epoch ({}) says it restarted and lost its mappings: re-making it", mapping.epoch);
+                    self.mark_lost(*lease, *family, why.clone());
+                    self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
+                    self.server_lost_state(server, &why, now, Some((*lease, *family)), |_| true);
+                } else {
+                    self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced }) => {
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
-                    self.due_on_server(server, now, None);
+                    self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
+                }
+                for (server, epoch) in epochs {
+                    let why = format!("the router's epoch ({epoch}) says it restarted and lost its mappings: re-making it");
+                    self.server_lost_state(server, &why, now, None, |m| epoch_lost_state(m.epoch, epoch, now.saturating_duration_since(m.answered_at)));
                 }
                 Vec::new()
             }
@@ -505,17 +515,8 @@ impl Engine {
             tasks.extend(self.begin_close(lease, family));
             return tasks;
         }
-        if !slot.lost {
-            slot.lost = true;
-            let fl = entry.info.family_mut(family);
-            fl.status = PortStatus::Lost;
-            fl.message = reason;
-            let snapshot = fl.clone();
-            log::info!("lease {lease} {family}: lost: {}", snapshot.message);
-            self.emit(lease, EventKind::Lost, &snapshot);
-        }
-        let entry = self.leases.get_mut(&lease).expect("present above");
-        entry.slot(family).state = LeaseState::Opening;
+        slot.state = LeaseState::Opening;
+        self.mark_lost(lease, family, reason);
         let mut tasks = first;
         tasks.extend(self.open_tasks(lease, family));
         tasks
@@ -546,23 +547,45 @@ impl Engine {
         }
     }
 
-    /// Everything held on PCP server `server` and not already being acted on is renewed now
-    /// (the server restarted: a refresh with the same nonce re-makes each mapping), but for
-    /// `except`, whose answer just re-made it.
-    fn due_on_server(&mut self, server: SocketAddr, now: Instant, except: Option<(u64, Family)>) {
+    /// The PCP/NAT-PMP server `server` lost its state (it announced a restart, or its epoch
+    /// says so): each mapping held there, not already being acted on, that `lost` (given the
+    /// mapping) confirms, is reported lost and refreshed now, but for `except` (whose answer
+    /// just re-made it). A refresh with the same nonce re-makes it, and `renewed` reports it
+    /// recovered.
+    fn server_lost_state(&mut self, server: SocketAddr, why: &str, now: Instant, except: Option<(u64, Family)>, lost: impl Fn(&PcpMapping) -> bool) {
+        let mut found = Vec::new();
         for (id, entry) in self.leases.iter_mut() {
             for family in FAMILIES {
+                let slot = entry.slot(family);
+                let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
                 if except == Some((*id, family)) {
                     continue;
                 }
-                let slot = entry.slot(family);
-                if let (LeaseState::Held { .. }, Some(s)) = (slot.state, slot.holding.as_ref().and_then(Holding::pcp_server)) {
-                    if s == server {
-                        slot.state = LeaseState::Held { due: Some(now) };
-                    }
+                if mapping.server == server && lost(mapping) {
+                    slot.state = LeaseState::Held { due: Some(now) };
+                    found.push((*id, family));
                 }
             }
         }
+        for (id, family) in found {
+            self.mark_lost(id, family, why.to_string());
+        }
+    }
+
+    /// Report a family lost (once, until it is recovered): status, reason, event.
+    fn mark_lost(&mut self, lease: u64, family: Family, reason: String) {
+        let Some(entry) = self.leases.get_mut(&lease) else { return };
+        let slot = entry.slot(family);
+        if slot.lost {
+            return;
+        }
+        slot.lost = true;
+        let fl = entry.info.family_mut(family);
+        fl.status = PortStatus::Lost;
+        fl.message = reason;
+        let snapshot = fl.clone();
+        log::info!("lease {lease} {family}: lost: {}", snapshot.message);
+        self.emit(lease, EventKind::Lost, &snapshot);
     }
 
     fn close_if_pending(&mut self, lease: u64, family: Family) -> Vec<Task> {

@@ -44,14 +44,6 @@ impl Holding {
     pub(crate) fn is_held(&self) -> bool {
         !matches!(self, Holding::Nothing)
     }
-
-    /// The PCP/NAT-PMP server it is held on (None: held through UPnP, or nothing).
-    pub(crate) fn pcp_server(&self) -> Option<std::net::SocketAddr> {
-        match self {
-            Holding::Pcp { mapping } => Some(mapping.server),
-            _ => None,
-        }
-    }
 }
 
 /// Where one family of a lease stands.
