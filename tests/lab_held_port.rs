@@ -75,7 +75,8 @@ fn open_a_held_port(by: HeldBy, routes: Routes, route: Route, port: u16) {
     assert!(lab.reach_v6("udp", port), "our IPv6 pinhole");
 
     let ours = lab.var("LAN_V4").to_string();
-    let ours_rules = || -> Vec<String> { lab.router_rules().into_iter().filter(|r| r.contains(&ours) || r.contains(&format!(" {} ", external.port()))).collect() };
+    let ours_rules =
+        || -> Vec<String> { lab.router_rules().into_iter().filter(|r| r.contains(&ours) || r.contains(&format!(" {} ", external.port()))).collect() };
     assert!(!ours_rules().is_empty(), "our DNAT rule is seen before close: {:?}", lab.router_rules());
     lab.close_in(&lab.lan_ns(), lease);
     let left = ours_rules();

@@ -203,10 +203,7 @@ fn answers_from_another_address_or_port_are_ignored() {
                 ]
             }),
             Box::new(move |_, req| {
-                vec![
-                    Reply::from(Source::Address("2001:db8:1::2".parse().unwrap()), grant(req, clock)),
-                    Reply::from(Source::OtherPort, grant(req, clock)),
-                ]
+                vec![Reply::from(Source::Address("2001:db8:1::2".parse().unwrap()), grant(req, clock)), Reply::from(Source::OtherPort, grant(req, clock))]
             }),
         )
     };

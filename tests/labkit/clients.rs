@@ -75,12 +75,7 @@ impl Lab {
     /// Run `args` in namespace `ns` (`lan`, `rtr`, `wan`, `hK`); it must succeed. Returns stdout.
     pub fn run_ok(&self, ns: &str, args: &[&str]) -> String {
         let out = self.exec(ns, args);
-        assert!(
-            out.status.success(),
-            "{args:?} in {ns}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{args:?} in {ns}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
