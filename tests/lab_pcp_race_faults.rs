@@ -39,7 +39,7 @@ fn fake_gateway(v4: Responder, v6: Responder) -> FakeGateway {
     let lab = Lab::up("no-router");
     let (a4, a6): (SocketAddr, SocketAddr) =
         ((lab.var("RTR_LAN_V4").parse::<IpAddr>().unwrap(), 5351).into(), (lab.var("RTR_LAN_V6").parse::<IpAddr>().unwrap(), 5351).into());
-    let (v4, v6) = in_netns(&lab.var("RTR_NS").to_string(), move || (FakePcp::at(a4, v4), FakePcp::at(a6, v6)));
+    let (v4, v6) = in_netns(lab.var("RTR_NS"), move || (FakePcp::at(a4, v4), FakePcp::at(a6, v6)));
     lab.lab_sh("start-router");
     assert!(lab.log().contains("bind(): Address already in use"), "miniupnpd must not serve PCP beside the fake:\n{}", lab.log());
     FakeGateway { v4, v6, lab }

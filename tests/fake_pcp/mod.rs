@@ -49,11 +49,14 @@ impl Reply {
 /// Decides the replies to request number `index` (0-based, in arrival order).
 pub type Responder = Box<dyn FnMut(usize, &[u8]) -> Vec<Reply> + Send>;
 
+/// A request as the fake received it, and when.
+type Received = (Instant, Vec<u8>);
+
 pub struct FakePcp {
     pub addr: SocketAddr,
     /// The server's socket, for what it sends unprompted (`send`).
     socket: UdpSocket,
-    requests: Arc<Mutex<Vec<(Instant, Vec<u8>)>>>,
+    requests: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
