@@ -68,6 +68,35 @@ fn opens_for(lab: &Lab, routes: Routes, route: Route, request: OpenRequest, expe
     assert!(!lab.reach("udp", &expected.to_string(), "::", port), "closed after close");
 }
 
+/// `opens_for` over PCP on `port`, then over UPnP alone on `port + 1`.
+fn opens_over_both(lab: &Lab, port: u16, expected: Ipv6Addr, not_for: &[Ipv6Addr]) {
+    opens_for(lab, OVER_PCP, Route::Pcp, v6_request(port), expected, not_for);
+    opens_for(lab, over_upnp(), Route::Upnp, v6_request(port + 1), expected, not_for);
+}
+
+/// A second interface on the lan host (a VPN, a container bridge: a veth pair kept inside the
+/// namespace) with a unique local address and its own route; the router cannot answer it.
+fn add_ula_interface(lab: &Lab) -> Ipv6Addr {
+    let ula: Ipv6Addr = "fd00:77::100".parse().unwrap();
+    lab.run_ok("lan", &["ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn0p"]);
+    lab.run_ok("lan", &["ip", "link", "set", "vpn0p", "up"]);
+    lab.run_ok("lan", &["ip", "link", "set", "vpn0", "up"]);
+    lab.run_ok("lan", &["ip", "addr", "add", &format!("{ula}/64"), "dev", "vpn0", "nodad"]);
+    lab.run_ok("lan", &["ip", "-6", "route", "add", "fd00::/8", "dev", "vpn0"]);
+    ula
+}
+
+/// A second stable global address on the lan host. Returns (the one the OS picks as source,
+/// the other): nothing tells them apart but the OS's source choice (Linux takes the newer one),
+/// which UPnP's HTTP and the PCP request follow alike.
+fn add_second_global(lab: &Lab) -> (Ipv6Addr, Ipv6Addr) {
+    let second: Ipv6Addr = "2001:db8:1::200".parse().unwrap();
+    lab.add_lan_address(&format!("{second}/64"));
+    let stable: Ipv6Addr = STABLE.parse().unwrap();
+    let chosen = os_source(lab);
+    (chosen, if chosen == stable { second } else { stable })
+}
+
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_temporary_address_the_os_prefers_is_not_pinholed_the_stable_one_is() {
@@ -83,8 +112,7 @@ fn a_temporary_address_the_os_prefers_is_not_pinholed_the_stable_one_is() {
         .unwrap_or_else(|| panic!("the kernel made no temporary address: {:?}", lan_globals(&lab)));
     assert_eq!(os_source(&lab), temporary, "the OS prefers the temporary address (else this tests nothing)");
     let stable: Ipv6Addr = STABLE.parse().unwrap();
-    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41900), stable, &[temporary]);
-    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41901), stable, &[temporary]);
+    opens_over_both(&lab, 41900, stable, &[temporary]);
 }
 
 #[test]
@@ -99,24 +127,16 @@ fn a_deprecated_address_the_route_prefers_is_not_pinholed_the_stable_one_is() {
     assert!(lan_globals(&lab).iter().any(|(ip, l)| *ip == deprecated && l.contains("deprecated")), "{:?}", lan_globals(&lab));
     assert_eq!(os_source(&lab), deprecated, "the OS picks the deprecated address toward the router (else this tests nothing)");
     let stable: Ipv6Addr = STABLE.parse().unwrap();
-    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41910), stable, &[deprecated]);
-    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41911), stable, &[deprecated]);
+    opens_over_both(&lab, 41910, stable, &[deprecated]);
 }
 
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_second_global_address_is_pinholed_only_when_asked_for_by_name() {
     let lab = Lab::up("default");
-    let second: Ipv6Addr = "2001:db8:1::200".parse().unwrap();
-    lab.add_lan_address(&format!("{second}/64"));
-    let stable: Ipv6Addr = STABLE.parse().unwrap();
-    // Two stable addresses: nothing tells one from the other but the OS's source choice (Linux
-    // takes the newer one), which UPnP's HTTP and the PCP request use alike.
-    let chosen = os_source(&lab);
-    let other = if chosen == stable { second } else { stable };
+    let (chosen, other) = add_second_global(&lab);
     // Not named: the OS's choice, never the other one.
-    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41920), chosen, &[other]);
-    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41921), chosen, &[other]);
+    opens_over_both(&lab, 41920, chosen, &[other]);
     // Named in `internal_v6`: that one, and not the OS's choice (PCP sends from the address
     // named).
     let named = OpenRequest { internal_v6: Some(other), ..v6_request(41922) };
@@ -130,11 +150,7 @@ fn a_second_global_address_named_in_internal_v6_is_pinholed_over_upnp() {
     // the named one as InternalClient, and miniupnpd in secure mode answers 606 (a pinhole for
     // another host). PCP sends from the address named (above).
     let lab = Lab::up("default");
-    let second: Ipv6Addr = "2001:db8:1::200".parse().unwrap();
-    lab.add_lan_address(&format!("{second}/64"));
-    let stable: Ipv6Addr = STABLE.parse().unwrap();
-    let chosen = os_source(&lab);
-    let other = if chosen == stable { second } else { stable };
+    let (chosen, other) = add_second_global(&lab);
     let named = OpenRequest { internal_v6: Some(other), ..v6_request(41923) };
     opens_for(&lab, over_upnp(), Route::Upnp, named, other, &[chosen]);
 }
@@ -143,18 +159,10 @@ fn a_second_global_address_named_in_internal_v6_is_pinholed_over_upnp() {
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_ula_on_another_interface_is_never_the_pcp_source() {
     let lab = Lab::up("default");
-    // A second interface (a VPN, a container bridge) with a unique local address and its own
-    // route: the router cannot answer it (miniupnpd drops a PCP request from it).
-    let ula: Ipv6Addr = "fd00:77::100".parse().unwrap();
-    lab.run_ok("lan", &["ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn0p"]);
-    lab.run_ok("lan", &["ip", "link", "set", "vpn0p", "up"]);
-    lab.run_ok("lan", &["ip", "link", "set", "vpn0", "up"]);
-    lab.run_ok("lan", &["ip", "addr", "add", &format!("{ula}/64"), "dev", "vpn0", "nodad"]);
-    lab.run_ok("lan", &["ip", "-6", "route", "add", "fd00::/8", "dev", "vpn0"]);
+    add_ula_interface(&lab);
     let stable: Ipv6Addr = STABLE.parse().unwrap();
     let before = lab.log().len();
-    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41930), stable, &[]);
-    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41931), stable, &[]);
+    opens_over_both(&lab, 41930, stable, &[]);
     let log = &lab.log()[before..];
     assert!(!log.contains("fd00:77"), "the router heard from the ULA:\n{log}");
 }
@@ -167,16 +175,11 @@ fn a_ula_of_another_interface_that_a_route_prefers_is_not_the_source_the_stable_
     // interface searched for a stable global address is the one holding the OS's choice (vpn0,
     // none there), so the ULA itself is used: PCP gets no answer, UPnP cannot connect.
     let lab = Lab::up("default");
-    let ula: Ipv6Addr = "fd00:77::100".parse().unwrap();
-    lab.run_ok("lan", &["ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn0p"]);
-    lab.run_ok("lan", &["ip", "link", "set", "vpn0p", "up"]);
-    lab.run_ok("lan", &["ip", "link", "set", "vpn0", "up"]);
-    lab.run_ok("lan", &["ip", "addr", "add", &format!("{ula}/64"), "dev", "vpn0", "nodad"]);
+    let ula = add_ula_interface(&lab);
     lab.run_ok("lan", &["ip", "-6", "route", "add", &format!("{}/128", lab.var("RTR_LAN_V6")), "dev", "eth0", "src", &ula.to_string()]);
     assert_eq!(os_source(&lab), ula, "the OS picks the ULA toward the router (else this tests nothing)");
     let stable: Ipv6Addr = STABLE.parse().unwrap();
-    opens_for(&lab, OVER_PCP, Route::Pcp, v6_request(41935), stable, &[]);
-    opens_for(&lab, over_upnp(), Route::Upnp, v6_request(41936), stable, &[]);
+    opens_over_both(&lab, 41935, stable, &[]);
 }
 
 #[test]
