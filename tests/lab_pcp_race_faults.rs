@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use fake_pcp::{announce, asked, map_answer, Asked, FakePcp, Reply, Responder, Source};
 use labkit::{in_netns, Lab};
-use portopen::{OpenRequest, PortStatus, Protocol, Route, Routes};
+use portopen::{EventKind, OpenRequest, PortStatus, Protocol, Route, Routes};
 
 const SUCCESS: u8 = 0;
 const NOT_AUTHORIZED: u8 = 2;
@@ -34,8 +34,8 @@ struct FakeGateway {
     lab: Lab,
 }
 
-fn fake_gateway(v4: Responder, v6: Responder) -> FakeGateway {
-    let (v4, v6) = (pcp_only(v4), pcp_only(v6));
+fn fake_gateway(clock: Clock, v4: Responder, v6: Responder) -> FakeGateway {
+    let (v4, v6) = (pcp_only(clock, v4), pcp_only(clock, v6));
     let lab = Lab::up("no-router");
     let (a4, a6): (SocketAddr, SocketAddr) =
         ((lab.var("RTR_LAN_V4").parse::<IpAddr>().unwrap(), 5351).into(), (lab.var("RTR_LAN_V6").parse::<IpAddr>().unwrap(), 5351).into());
@@ -46,9 +46,9 @@ fn fake_gateway(v4: Responder, v6: Responder) -> FakeGateway {
 }
 
 /// A PCP server that does not speak NAT-PMP (RFC 6887 §9): a version-0 request is answered
-/// "unsupported version" in NAT-PMP's format; anything else that is not a PCP request is
-/// dropped; PCP requests go to `responder`.
-fn pcp_only(mut responder: Responder) -> Responder {
+/// "unsupported version" in NAT-PMP's format, an ANNOUNCE request with the server's epoch (the
+/// client asks it at each look), a MAP request by `responder`; anything else is dropped.
+fn pcp_only(clock: Clock, mut responder: Responder) -> Responder {
     Box::new(move |index, req| match req.first() {
         Some(0) if req.len() >= 2 => {
             let mut answer = vec![0, 128 + req[1], 0, 1, 0, 0, 0, 0];
@@ -58,20 +58,29 @@ fn pcp_only(mut responder: Responder) -> Responder {
             }
             vec![Reply::now(answer)]
         }
-        _ if asked(req).is_some() => responder(index, req),
-        _ => Vec::new(),
+        _ => match asked(req) {
+            Some(a) if a.opcode == 0 => vec![Reply::now(announce(clock.epoch()))],
+            Some(a) if a.opcode == 1 && a.nonce.is_some() => responder(index, req),
+            _ => Vec::new(),
+        },
     })
 }
 
-/// The fake's epoch: counting seconds from a start, as a server that keeps its state does.
+/// The fake server's epoch (shared by its answers to MAP and ANNOUNCE requests): counting
+/// seconds from a start, as a server that keeps its state does; `restart` makes it a server
+/// that lost its state (it counts again from a small number).
 #[derive(Clone, Copy)]
-struct Clock(Instant);
+struct Clock(&'static Mutex<(Instant, u32)>);
 impl Clock {
     fn now() -> Clock {
-        Clock(Instant::now())
+        Clock(Box::leak(Box::new(Mutex::new((Instant::now(), 10_000)))))
     }
     fn epoch(&self) -> u32 {
-        10_000 + self.0.elapsed().as_secs() as u32
+        let (since, base) = *self.0.lock().unwrap();
+        base + since.elapsed().as_secs() as u32
+    }
+    fn restart(&self, base: u32) {
+        *self.0.lock().unwrap() = (Instant::now(), base);
     }
 }
 
@@ -93,8 +102,7 @@ fn grant(request: &[u8], clock: Clock) -> Vec<u8> {
     map_answer(request, SUCCESS, a.lifetime, clock.epoch(), port, external_of(request))
 }
 
-fn well_behaved() -> Responder {
-    let clock = Clock::now();
+fn well_behaved(clock: Clock) -> Responder {
     Box::new(move |_, req| vec![Reply::now(grant(req, clock))])
 }
 
@@ -129,7 +137,7 @@ fn faults_are_ignored_and_the_right_answer_accepted(faults: fn(&[u8]) -> Vec<Rep
             replies
         })
     };
-    let gw = fake_gateway(responder(), responder());
+    let gw = fake_gateway(clock, responder(), responder());
     let lab = &gw.lab;
     let client = lab.lan_client(Routes::ALL, false);
     let before = lab.log().len();
@@ -185,12 +193,13 @@ fn truncated_and_oversized_answers_are_ignored_and_the_right_one_accepted() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn answers_from_another_address_or_port_are_ignored() {
-    // IPv4: grants from another router address and from another port, then the right one 30 ms
+    // IPv4: grants from another router address and from another port, then the right one 5 ms
     // later: the right one is taken. IPv6: only grants from elsewhere: PCP never answered, so
     // UPnP (the real router) opens it, reachably.
     let gw = {
         let clock = Clock::now();
         fake_gateway(
+            clock,
             Box::new(move |_, req| {
                 let a = asked(req).expect("a PCP request");
                 if a.lifetime == 0 {
@@ -199,7 +208,7 @@ fn answers_from_another_address_or_port_are_ignored() {
                 vec![
                     Reply::from(Source::Address("192.168.77.2".parse().unwrap()), map_answer(req, SUCCESS, 600, clock.epoch(), 50002, external_of(req))),
                     Reply::from(Source::OtherPort, map_answer(req, SUCCESS, 600, clock.epoch(), 50003, external_of(req))),
-                    Reply::after(Duration::from_millis(30), grant(req, clock)),
+                    Reply::after(Duration::from_millis(5), grant(req, clock)),
                 ]
             }),
             Box::new(move |_, req| {
@@ -237,6 +246,7 @@ fn an_epoch_going_backwards_on_a_refresh_re_maps_everything_on_that_server_at_on
         let (clock, lost_at) = (Clock::now(), lost_at.clone());
         let mut maps_of_a = 0;
         fake_gateway(
+            clock,
             Box::new(move |_, req| {
                 let a = asked(req).expect("a PCP request");
                 let ext = external_of(req);
@@ -247,14 +257,15 @@ fn an_epoch_going_backwards_on_a_refresh_re_maps_everything_on_that_server_at_on
                 if port == port_a {
                     maps_of_a += 1;
                     if maps_of_a == 2 {
+                        // The server restarted: every mapping lost, the epoch counts from 3.
+                        clock.restart(3);
                         *lost_at.lock().unwrap() = Some(Instant::now());
-                        return vec![Reply::now(map_answer(req, SUCCESS, 4, 3, GRANTED, ext))];
                     }
                     return vec![Reply::now(map_answer(req, SUCCESS, 4, clock.epoch(), GRANTED, ext))];
                 }
                 vec![Reply::now(map_answer(req, SUCCESS, 3600, clock.epoch(), GRANTED + 1, ext))]
             }),
-            well_behaved(),
+            well_behaved(clock),
         )
     };
     let lab = &gw.lab;
@@ -282,7 +293,12 @@ fn an_epoch_going_backwards_on_a_refresh_re_maps_everything_on_that_server_at_on
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_flood_of_announces_is_read_in_bounded_batches_and_re_maps_once() {
-    let gw = fake_gateway(well_behaved(), well_behaved());
+    // Fails today: a look reads at most 16 datagrams and takes any ANNOUNCE from the server as
+    // a restart, so while the flood is queued every look (every 5 s) re-maps again and reports
+    // the lease Lost again (seen: 3 re-maps in 16 s), though every ANNOUNCE names the same epoch
+    // the re-map already got.
+    let clock = Clock::now();
+    let gw = fake_gateway(clock, well_behaved(clock), well_behaved(clock));
     let lab = &gw.lab;
     let port = 42140;
     let client = lab.lan_client(Routes::ALL, true);
@@ -290,29 +306,37 @@ fn a_flood_of_announces_is_read_in_bounded_batches_and_re_maps_once() {
     assert_eq!(lease.info().v4.route, Some(Route::Pcp), "{:?}", lease.info());
     // The keeper's first look (right after the open) opens the ANNOUNCE listener.
     std::thread::sleep(Duration::from_millis(500));
+    while client.poll_event().is_some() {}
     let before = maps(&gw.v4).len();
+    // The server restarts (its epoch counts from 3 again) and floods its ANNOUNCE: far more
+    // datagrams than one look reads, all saying the same restart.
+    clock.restart(3);
     let group: SocketAddr = "224.0.0.1:5350".parse().unwrap();
     for _ in 0..2000 {
-        gw.v4.send(&announce(3), group);
+        gw.v4.send(&announce(clock.epoch()), group);
     }
     let flooded = Instant::now();
-    // Looks come every 5 s: the first after the flood re-maps; then wait one more look.
+    // Looks come every 5 s: the first after the flood re-maps; then one more look.
     std::thread::sleep(Duration::from_millis(11_000));
     let remaps = maps(&gw.v4).len() - before;
+    let lost = std::iter::from_fn(|| client.poll_event()).filter(|e| e.kind == EventKind::Lost).count();
     let info = lease.info();
     lab.close_in(&lab.lan_ns(), lease);
     assert_eq!(info.v4.status, PortStatus::Open, "{info:?}");
     assert_eq!(remaps, 1, "one re-map for the flood, {:?} after it (the fake saw {} MAPs in all)", flooded.elapsed(), maps(&gw.v4).len());
+    assert_eq!(lost, 1, "one Lost event for the one restart");
 }
 
-/// The fake refuses after 1.5 s, as miniupnpd does for a denied port (it scans every port).
-fn slow_refusal() -> Responder {
-    let clock = Clock::now();
+/// When the slow fake refuses: within the 3 s action budget, after a cold UPnP open (< 1.5 s).
+const REFUSAL_AFTER: Duration = Duration::from_millis(2000);
+
+/// The fake refuses after 2 s, as miniupnpd does for a denied port (it scans every port, ~2.3 s).
+fn slow_refusal(clock: Clock) -> Responder {
     Box::new(move |_, req| {
         if asked(req).is_some_and(|a| a.lifetime == 0) {
             return vec![Reply::now(grant(req, clock))];
         }
-        vec![Reply::after(Duration::from_millis(1500), map_answer(req, NOT_AUTHORIZED, 0, clock.epoch(), 0, IpAddr::V4(Ipv4Addr::UNSPECIFIED)))]
+        vec![Reply::after(REFUSAL_AFTER, map_answer(req, NOT_AUTHORIZED, 0, clock.epoch(), 0, IpAddr::V4(Ipv4Addr::UNSPECIFIED)))]
     })
 }
 
@@ -327,18 +351,19 @@ fn timed_open(lab: &Lab, routes: Routes, request: OpenRequest) -> (portopen::Lea
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_slow_not_authorized_is_waited_for_within_the_budget_and_never_delays_upnp() {
-    let gw = fake_gateway(slow_refusal(), slow_refusal());
+    let clock = Clock::now();
+    let gw = fake_gateway(clock, slow_refusal(clock), slow_refusal(clock));
     let lab = &gw.lab;
     // PCP alone (IPv6; IPv4 with NAT-PMP not allowed): the refusal is the answer, taken within
     // the 3 s action budget, asked once (no duplicate for the server to scan again).
     let no_upnp = Routes { upnp: false, pcp: true, natpmp: true };
     let (info, took) = timed_open(lab, no_upnp, request(42150, false, true));
     assert_eq!(info.v6.status, PortStatus::NotAuthorized, "{info:?}");
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(took >= REFUSAL_AFTER && took < Duration::from_secs(3), "{took:?}");
     assert_eq!(maps(&gw.v6).len(), 1, "IPv6: one send");
     let (info, took) = timed_open(lab, Routes::only(Route::Pcp), request(42151, true, false));
     assert_eq!(info.v4.status, PortStatus::NotAuthorized, "{info:?}");
-    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(3), "{took:?}");
+    assert!(took >= REFUSAL_AFTER && took < Duration::from_secs(3), "{took:?}");
     assert_eq!(maps(&gw.v4).len(), 1, "IPv4: one send");
     // Every route: UPnP opens both at once; the late refusals change nothing.
     let client = lab.lan_client(Routes::ALL, false);
@@ -348,10 +373,10 @@ fn a_slow_not_authorized_is_waited_for_within_the_budget_and_never_delays_upnp()
     let info = lease.info();
     assert_eq!((info.v4.status, info.v4.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
     assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Upnp)), "{info:?}");
-    assert!(took < Duration::from_millis(1000), "UPnP did not wait for PCP's refusal: {took:?}");
+    assert!(took < Duration::from_millis(1500), "UPnP did not wait for PCP's refusal: {took:?}");
     assert!(lab.reach_to("udp", lab.var("EXT_V4"), info.v4.external.unwrap().port(), "0.0.0.0", 42152));
     assert!(lab.reach_v6("udp", 42152));
-    std::thread::sleep(Duration::from_millis(1700));
+    std::thread::sleep((started + REFUSAL_AFTER + Duration::from_millis(300)).saturating_duration_since(Instant::now()));
     assert_eq!((lease.info().v4.route, lease.info().v6.route), (Some(Route::Upnp), Some(Route::Upnp)), "still UPnP's after the refusals came");
     lab.close_in(&lab.lan_ns(), lease);
     assert!(lab.rules_naming(42152).is_empty(), "left: {:?}", lab.rules_naming(42152));
@@ -362,20 +387,21 @@ fn a_slow_not_authorized_is_waited_for_within_the_budget_and_never_delays_upnp()
 fn over_ipv4_a_slow_pcp_not_authorized_is_not_lost_to_the_nat_pmp_fallback() {
     // Fails today: with NAT-PMP allowed (the default), the IPv4 PCP wait is cut to 250 ms and
     // its socket closed; NAT-PMP is asked instead, which this PCP-only server does not speak.
-    // The refusal that comes at 1.5 s (within the budget) is never read: the family is reported
+    // The refusal that comes at 2 s (within the budget) is never read: the family is reported
     // failed ("unsupported version"), not "not authorized".
-    let gw = fake_gateway(slow_refusal(), slow_refusal());
+    let clock = Clock::now();
+    let gw = fake_gateway(clock, slow_refusal(clock), slow_refusal(clock));
     let lab = &gw.lab;
     let (info, took) = timed_open(lab, Routes { upnp: false, pcp: true, natpmp: true }, request(42155, true, false));
     assert_eq!(info.v4.status, PortStatus::NotAuthorized, "{info:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
-/// The fake grants 1.2 s late; the real router's UPnP opens the port long before.
-fn late_grant() -> Responder {
-    let clock = Clock::now();
+/// The fake grants 2 s late (within the 3 s budget); the real router's UPnP opens the port long
+/// before (a cold open: < 1.5 s).
+fn late_grant(clock: Clock) -> Responder {
     Box::new(move |_, req| {
-        let after = if asked(req).is_some_and(|a| a.lifetime == 0) { Duration::ZERO } else { Duration::from_millis(1200) };
+        let after = if asked(req).is_some_and(|a| a.lifetime == 0) { Duration::ZERO } else { Duration::from_millis(2000) };
         vec![Reply::after(after, grant(req, clock))]
     })
 }
@@ -384,7 +410,8 @@ fn late_grant() -> Responder {
 /// fake must see the late grant deleted with its nonce (no duplicate left), then nothing more
 /// on close.
 fn late_grant_is_deleted(routes: Routes, port: u16, v4: bool, v6: bool) {
-    let gw = fake_gateway(late_grant(), late_grant());
+    let clock = Clock::now();
+    let gw = fake_gateway(clock, late_grant(clock), late_grant(clock));
     let lab = &gw.lab;
     let client = lab.lan_client(routes, false);
     let lease = lab.open_in(&lab.lan_ns(), client, request(port, v4, v6));
@@ -427,7 +454,7 @@ fn a_pcp_grant_arriving_after_upnp_won_is_deleted_again() {
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn with_nat_pmp_allowed_a_late_ipv4_pcp_grant_is_deleted_again() {
     // Fails today: with NAT-PMP allowed (the default), the IPv4 PCP exchange stops listening
-    // after 250 ms (then NAT-PMP is asked); the grant at 1.2 s is never read, so nothing
+    // after 250 ms (then NAT-PMP is asked); the grant at 2 s is never read, so nothing
     // deletes it: a real server keeps that mapping for its whole lifetime beside UPnP's.
     late_grant_is_deleted(Routes::ALL, 42165, true, false);
 }
