@@ -3,10 +3,9 @@
 //! stable global address — a kernel-made temporary (privacy) address the OS prefers, a deprecated
 //! one the route prefers, a second stable one asked for by name, a ULA on another interface — and
 //! with the default IPv6 route via the router's link-local address; and a second IPv4 address
-//! named in `internal_v4`. The pinhole must be for the
-//! stable address (or the one asked for): proven with packets from `wan` to each address, and
-//! nothing left on the router after close. Needs root and the lab packages: run by
-//! scripts/test.sh (`cargo test -- --include-ignored`).
+//! named in `internal_v4`. The pinhole must be for the stable address (or the one asked for):
+//! proven with packets from `wan` to each address, and nothing left on the router after close.
+//! Needs root and the lab packages: run by scripts/test.sh (`cargo test -- --include-ignored`).
 // Lab tests run in Linux network namespaces (labkit enters them with setns).
 #![cfg(target_os = "linux")]
 
