@@ -3,7 +3,7 @@
 //! ANNOUNCEs — and how the answers are read into outcomes. Blocking, with the client's budget;
 //! never decides what happens next. The race with UPnP at open is the driver's (`driver.rs`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -230,7 +230,11 @@ impl PcpRoute {
     ///   even when no ANNOUNCE of it was heard. The engine compares the epoch with each
     ///   mapping's. A router that does not answer within the short bound changes nothing (the
     ///   refresh finds a router that is really gone).
-    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> (Vec<SocketAddr>, Vec<(SocketAddr, u32)>) {
+    ///
+    /// And this host's IPv6 address toward the watched IPv6 server now (a route lookup, no
+    /// packet): a pinhole whose address changed is moved at once, not at its next refresh.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> (Vec<SocketAddr>, Vec<(SocketAddr, u32)>, Option<(SocketAddr, Ipv6Addr)>) {
         let mut listen: [Option<(SocketAddr, IpAddr)>; 2] = [watch[0].map(|w| (w.server, w.client)), watch[1].map(|w| (w.server, w.client))];
         for family in [Family::V4, Family::V6] {
             let other = family.other() as usize;
@@ -281,7 +285,11 @@ impl PcpRoute {
                 Err(e) => log::debug!("{}: no epoch this look: {}", w.server, no_answer(&e)),
             }
         }
-        (restarted, epochs)
+        let local_v6 = watch[Family::V6 as usize].and_then(|w| match crate::gateway::local_addr_toward(Family::V6, w.server, server_scope(w.server)) {
+            Ok(IpAddr::V6(now)) => Some((w.server, now)),
+            _ => None,
+        });
+        (restarted, epochs, local_v6)
     }
 }
 

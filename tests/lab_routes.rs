@@ -392,3 +392,48 @@ fn a_power_on_whose_announce_never_reaches_the_lan_is_found_by_the_epoch() {
     close(&lab, lease);
     assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_new_host_ipv6_address_moves_a_pcp_pinhole_within_one_look() {
+    // The lease (600 s) brings no refresh within the test: only the look's address check can
+    // move the pinhole in seconds.
+    let lab = Lab::up("default");
+    let port = 41810;
+    let host = lab.add_hosts(1).remove(0);
+    let (old, ns) = (host.v6, host.ns.clone());
+    let new = std::net::Ipv6Addr::from(u128::from(old) | (0xb << 16));
+    logs();
+    let config = portopen::ClientConfig { keep_alive: true, ..lab.config_all_routes() };
+    let client: &'static Client = labkit::in_netns(&ns, move || Box::leak(Box::new(Client::new(config).unwrap())));
+    let lease: &'static portopen::Lease = labkit::in_netns(&ns, move || Box::leak(Box::new(client.open(&OpenRequest { v4: false, ..request(port) }).unwrap())));
+    assert_eq!((lease.info().v6.route, lease.info().v6.external), (Some(Route::Pcp), Some(std::net::SocketAddr::from((old, port)))), "{:?}", lease.info());
+    while client.poll_event().is_some() {}
+    let changed = Instant::now();
+    for args in [
+        vec!["ip", "-6", "addr", "add", &format!("{new}/64"), "dev", "eth0", "nodad"],
+        vec!["ip", "-6", "addr", "del", &format!("{old}/64"), "dev", "eth0"],
+        vec!["ip", "-6", "route", "replace", "default", "via", lab.var("RTR_LAN_V6"), "dev", "eth0"],
+    ] {
+        let out = lab.exec(&host.name, &args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let events = events_until_recovered(client, &[Family::V6], Duration::from_secs(10)).remove(0);
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, vec![EventKind::Lost, EventKind::Recovered], "{events:#?}");
+    assert!(events[0].message.contains("address changed"), "{}", events[0].message);
+    assert_eq!(events[1].address, Some(std::net::SocketAddr::from((new, port))), "{events:#?}");
+    eprintln!("PCP pinhole moved to {new} {:.1} s after the address change", changed.elapsed().as_secs_f64());
+    assert_eq!(lease.info().v6.route, Some(Route::Pcp));
+    let new_s = new.to_string();
+    assert!(lab.reach_in(&ns, "udp", &new_s, port, &new_s, port), "packets from wan reach the new address");
+    labkit::in_netns(&ns, move || lease.close());
+    // The new address's pinhole is deleted; the old one cannot be (a PCP delete must come from
+    // the address it names, which the host no longer has): it expires with its lifetime.
+    let raw = |addr: std::net::Ipv6Addr| format!("0x{:032x}", u128::from(addr));
+    assert!(
+        !lab.router_rules().iter().any(|r| r.contains(&raw(new)) && r.contains(&format!("dport {port}"))),
+        "new address's pinhole left: {:?}",
+        lab.router_rules()
+    );
+}

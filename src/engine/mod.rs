@@ -21,7 +21,7 @@ mod task;
 mod tests;
 mod timer;
 
-use core::net::SocketAddr;
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -328,6 +328,7 @@ impl Engine {
                         *confirmed = true;
                     }
                     slot.state = LeaseState::Held { due: Some(now + renew_interval(secs)) };
+                    slot.good_at = Some(now);
                     entry.info.family_mut(*family).lease_secs = secs;
                     self.close_if_pending(*lease, *family)
                 }
@@ -342,7 +343,12 @@ impl Engine {
                     self.gone(*lease, *family, reason, Vec::new())
                 }
             },
-            (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
+            (Task::Renew { lease, family, rebuild, .. }, Outcome::Renewed { lease_secs }) => {
+                if *rebuild {
+                    if let Some(entry) = self.leases.get_mut(lease) {
+                        entry.slot(*family).made_at = Some(now);
+                    }
+                }
                 self.renewed(*lease, *family, lease_secs, None, now);
                 self.close_if_pending(*lease, *family)
             }
@@ -356,7 +362,8 @@ impl Engine {
                     // router that stopped answering may still hold it: the journal keeps it.)
                     self.journal.set(*lease, *family, None);
                     if let Holding::Pinhole { gateway, .. } = holding {
-                        self.repair_mappings(*lease, gateway, now);
+                        let good_at = self.leases.get(lease).and_then(|e| e.slot_ref(*family).good_at);
+                        self.repair_mappings(*lease, gateway, good_at, now);
                     }
                 }
                 self.gone(*lease, *family, reason, first)
@@ -399,9 +406,12 @@ impl Engine {
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs }) => {
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
+                if let Some((server, address)) = pcp_local_v6 {
+                    self.pcp_address_changed(server, address, now);
+                }
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
                     self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
@@ -426,19 +436,28 @@ impl Engine {
     /// epoch: it replaces the holding (and its journal line).
     fn renewed(&mut self, lease: u64, family: Family, lease_secs: u32, mapping: Option<PcpMapping>, now: Instant) {
         let Some(entry) = self.leases.get_mut(&lease) else { return };
+        // Refreshed, but lost until the re-creation that comes next: nothing to say yet.
+        let still_lost = entry.slot(family).lost && entry.slot(family).repair;
         let fl = entry.info.family_mut(family);
-        fl.status = PortStatus::Open;
+        if !still_lost {
+            fl.status = PortStatus::Open;
+            fl.message.clear();
+        }
         fl.lease_secs = lease_secs;
         if let Some(m) = &mapping {
             fl.external = Some(m.external);
             fl.route = Some(m.route);
         }
         fl.upnp_code = None;
-        fl.message.clear();
         let snapshot = fl.clone();
         let slot = entry.slot(family);
-        let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
-        slot.lost = false;
+        let kind = match (still_lost, slot.lost) {
+            (true, _) => None,
+            (false, true) => Some(EventKind::Recovered),
+            (false, false) => Some(EventKind::Renewed),
+        };
+        slot.lost = still_lost;
+        slot.good_at = Some(now);
         slot.backoff = Duration::ZERO;
         if let Some(mapping) = mapping {
             slot.holding = Some(Holding::Pcp { mapping });
@@ -453,7 +472,9 @@ impl Engine {
             let held = slot.holding.clone();
             self.journal.set(lease, family, held.as_ref());
         }
-        self.emit(lease, kind, &snapshot);
+        if let Some(kind) = kind {
+            self.emit(lease, kind, &snapshot);
+        }
     }
 
     fn opened(&mut self, lease: u64, family: Family, fl: FamilyLease, holding: Option<Holding>, now: Instant) -> Vec<Task> {
@@ -474,6 +495,9 @@ impl Engine {
                 None => LeaseState::Idle,
             };
             slot.holding = holding;
+            if slot.holding.is_some() {
+                (slot.made_at, slot.good_at) = (Some(now), Some(now));
+            }
             self.journal.set(lease, family, slot.holding.as_ref());
             *entry.info.family_mut(family) = fl.clone();
             let kind = if fl.status.is_open() { EventKind::Opened } else { EventKind::Failed };
@@ -482,6 +506,7 @@ impl Engine {
             // The journal now names the new holding; the old one is gone from the router.
             slot.state = LeaseState::Held { due: holding.as_ref().and_then(|h| first_due(h, &fl)) };
             slot.holding = holding;
+            (slot.made_at, slot.good_at) = (Some(now), Some(now));
             slot.lost = false;
             slot.backoff = Duration::ZERO;
             self.journal.set(lease, family, slot.holding.as_ref());
@@ -530,7 +555,12 @@ impl Engine {
     /// UDN; a gateway known without one: the same lease) is re-created now. After a reboot the
     /// delete answers 714 and the add re-creates it: no harm. A flush that empties only the
     /// IPv4 chains, on a router holding no pinhole of ours, cannot be seen through UPnP.
-    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, now: Instant) {
+    ///
+    /// A mapping made before the pinhole was last known good had its rule flushed with the
+    /// pinhole's (the flush came after): it is said lost until re-created. One made since may
+    /// have been made after the flush: re-created all the same, with nothing said.
+    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, v6_good_at: Option<Instant>, now: Instant) {
+        let mut repaired = Vec::new();
         for (id, entry) in self.leases.iter_mut() {
             let slot = entry.slot(Family::V4);
             let Some(Holding::Mapping { gateway, .. }) = &slot.holding else { continue };
@@ -544,6 +574,12 @@ impl Engine {
             if let LeaseState::Held { .. } = slot.state {
                 slot.state = LeaseState::Held { due: Some(now) };
             }
+            if matches!((slot.made_at, v6_good_at), (Some(made), Some(good)) if made <= good) {
+                repaired.push(*id);
+            }
+        }
+        for id in repaired {
+            self.mark_lost(id, Family::V4, "the router dropped its rules without a word (a firewall reload?): re-creating the mapping".into());
         }
     }
 
@@ -569,6 +605,23 @@ impl Engine {
         }
         for (id, family) in found {
             self.mark_lost(id, family, why.to_string());
+        }
+    }
+
+    /// This host's IPv6 address toward the PCP server `server` is now `address`: each pinhole
+    /// held there for another address, whose lease follows the host's address (none was
+    /// named), is renewed now (the renewal finds it moved).
+    fn pcp_address_changed(&mut self, server: SocketAddr, address: Ipv6Addr, now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            if entry.request.internal_v6.is_some() {
+                continue;
+            }
+            let slot = entry.slot(Family::V6);
+            let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
+            if mapping.server == server && mapping.client != IpAddr::V6(address) {
+                log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
+                slot.state = LeaseState::Held { due: Some(now) };
+            }
         }
     }
 

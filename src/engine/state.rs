@@ -97,6 +97,10 @@ pub(crate) struct Slot {
     /// The router lost rules behind its daemon's back (see `Engine::repair_mappings`): the
     /// next renewal re-creates the mapping (delete, then add) instead of refreshing it.
     pub repair: bool,
+    /// When the router made the current holding (its open, or its re-creation).
+    pub made_at: Option<Instant>,
+    /// When the router last said it holds it (open, read-back, renewal).
+    pub good_at: Option<Instant>,
 }
 
 impl Slot {
@@ -108,6 +112,8 @@ impl Slot {
             lost: false,
             close_pending: false,
             repair: false,
+            made_at: None,
+            good_at: None,
         }
     }
 }

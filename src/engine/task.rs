@@ -83,13 +83,15 @@ pub(crate) enum Outcome {
     /// announced a new boot, what each probed gateway (by its LOCATION when probed) answered
     /// (a gateway that did not answer is absent), the PCP servers that announced a restart (an
     /// ANNOUNCE from the server, or from the other family's server on the same link: one
-    /// router), and the epoch each watched PCP/NAT-PMP server answered now.
+    /// router), the epoch each watched PCP/NAT-PMP server answered now, and this host's IPv6
+    /// address toward the watched IPv6 PCP server now.
     Looked {
         local_v6: Vec<(HttpUrl, Ipv6Addr)>,
         rebooted: Vec<(Family, HttpUrl)>,
         probed: Vec<(HttpUrl, DeviceAnswer)>,
         announced: Vec<SocketAddr>,
         epochs: Vec<(SocketAddr, u32)>,
+        pcp_local_v6: Option<(SocketAddr, Ipv6Addr)>,
     },
     /// `Discard`, `ForgetGateway`: done.
     Done,
