@@ -24,6 +24,9 @@ const SUCCESS: u8 = 0;
 const NOT_AUTHORIZED: u8 = 2;
 /// The external port the fake grants for IPv4 (never the one asked: the test sees it was read).
 const GRANTED: u16 = 50001;
+/// The lifetime in the fake's faulty answers: a lease reporting it took a fault for an answer
+/// (over IPv6 the port tells nothing: the client keeps its own).
+const FAULT_LIFETIME: u32 = 777;
 
 /// The fake PCP servers at the lab router's LAN addresses (v4, v6), and the lab with miniupnpd
 /// started after them (UPnP only: 5351 is the fake's).
@@ -147,6 +150,7 @@ fn faults_are_ignored_and_the_right_answer_accepted(faults: fn(&[u8]) -> Vec<Rep
     assert_eq!(info.v4.external, Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(11, 0, 0, 1)), GRANTED)), "the right answer's grant: {info:?}");
     assert_eq!((info.v6.status, info.v6.route), (PortStatus::Open, Some(Route::Pcp)), "{info:?}");
     assert_eq!(info.v6.external, Some(SocketAddr::new(lab.var("LAN_V6").parse().unwrap(), port)), "{info:?}");
+    assert_eq!((info.v4.lease_secs, info.v6.lease_secs), (600, 600), "the right answer's lifetime, not a fault's: {info:?}");
     assert_eq!(upnp_adds(lab, before), 0, "PCP won: UPnP made nothing");
     lab.close_in(&lab.lan_ns(), lease);
     for (family, fake) in [("IPv4", &gw.v4), ("IPv6", &gw.v6)] {
@@ -162,13 +166,13 @@ fn faults_are_ignored_and_the_right_answer_accepted(faults: fn(&[u8]) -> Vec<Rep
 fn answers_with_a_wrong_nonce_or_opcode_are_ignored_and_the_right_one_accepted() {
     faults_are_ignored_and_the_right_answer_accepted(
         |req| {
-            let mut other_nonce = map_answer(req, SUCCESS, 600, 10_000, 50002, external_of(req));
+            let mut other_nonce = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50002, external_of(req));
             other_nonce[24] ^= 0xff;
-            let mut peer_opcode = map_answer(req, SUCCESS, 600, 10_000, 50003, external_of(req));
+            let mut peer_opcode = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50003, external_of(req));
             peer_opcode[1] = 0x82; // a PEER answer
-            let mut announce_opcode = map_answer(req, SUCCESS, 600, 10_000, 50004, external_of(req));
+            let mut announce_opcode = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50004, external_of(req));
             announce_opcode[1] = 0x80;
-            let mut request_bit_off = map_answer(req, SUCCESS, 600, 10_000, 50005, external_of(req));
+            let mut request_bit_off = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50005, external_of(req));
             request_bit_off[1] = 0x01; // the R bit clear: a request, not an answer
             vec![Reply::now(other_nonce), Reply::now(peer_opcode), Reply::now(announce_opcode), Reply::now(request_bit_off)]
         },
@@ -181,8 +185,8 @@ fn answers_with_a_wrong_nonce_or_opcode_are_ignored_and_the_right_one_accepted()
 fn truncated_and_oversized_answers_are_ignored_and_the_right_one_accepted() {
     faults_are_ignored_and_the_right_answer_accepted(
         |req| {
-            let whole = map_answer(req, SUCCESS, 600, 10_000, 50002, external_of(req));
-            let mut oversized = map_answer(req, SUCCESS, 600, 10_000, 50003, external_of(req));
+            let whole = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50002, external_of(req));
+            let mut oversized = map_answer(req, SUCCESS, FAULT_LIFETIME, 10_000, 50003, external_of(req));
             oversized.resize(1101, 0); // one byte past a PCP message's 1100
             vec![Reply::now(whole[..4].to_vec()), Reply::now(whole[..24].to_vec()), Reply::now(whole[..59].to_vec()), Reply::now(oversized)]
         },
