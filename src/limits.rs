@@ -169,6 +169,10 @@ pub const PCP_RECV_ERROR_PAUSE: Duration = Duration::from_millis(20);
 /// UPnP's alone. A PCP router answers in 1-2 ms in the lab; the exchange goes on in the
 /// background up to the action budget (a late grant that lost the race is deleted again).
 pub const PCP_RACE_BOUND: Duration = Duration::from_millis(250);
+/// How long `discover` and `check` wait for each answer of their PCP/NAT-PMP probe (which maps
+/// nothing): a diagnosis, not a race, so a slow server (a loaded one, a run under valgrind) is
+/// not reported as silent. A closed port 5351 still refuses at once.
+pub const PCP_PROBE_BOUND: Duration = Duration::from_secs(1);
 /// The lifetime asked to cut a pinhole PCP will not delete (miniupnpd 2.3.1 after an IPv6
 /// refresh): the server clamps it to its minimum (120 s on miniupnpd).
 pub const PCP_SHORTEN_LIFETIME: u32 = 1;

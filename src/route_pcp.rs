@@ -360,7 +360,7 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
     };
     pc.server = Some(server);
     let mut said = Vec::new();
-    match net::announce(client, server, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+    match net::announce(client, server, &budget.capped(crate::limits::PCP_PROBE_BOUND)) {
         Ok(a) => match a.answer {
             Some(epoch) => {
                 pc.pcp_epoch = Some(epoch);
@@ -371,7 +371,7 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
         Err(e) => said.push(format!("no PCP ({})", no_answer(&e))),
     }
     if let (IpAddr::V4(local), SocketAddr::V4(server4)) = (client, server) {
-        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_PROBE_BOUND)) {
             Ok(a) if a.answer.verdict() == Verdict::Granted => {
                 pc.natpmp_external = Some(a.answer.external);
                 said.push(format!("NAT-PMP (external address {})", a.answer.external));

@@ -319,6 +319,18 @@ impl Lab {
         run(Command::new(repo().join("tests/lab/lab.sh")).args(["exec", &self.name, ns]).args(args))
     }
 
+    /// Refuse UDP 5351 in the router (an ICMP port unreachable, what a router with PCP and
+    /// NAT-PMP off answers): a UPnP-only router. miniupnpd cannot be told so by config (it
+    /// ignores enable_natpmp=no after the lab's =yes).
+    pub fn refuse_port_control(&self) {
+        let rules =
+            "add table inet nopcp\nadd chain inet nopcp input { type filter hook input priority -10; }\nadd rule inet nopcp input udp dport 5351 reject\n";
+        let file = self.dir().join("nopcp.nft");
+        std::fs::write(&file, rules).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+        let out = self.exec("rtr", &["nft", "-f", &file.display().to_string()]);
+        assert!(out.status.success(), "nft -f {}: {}", file.display(), text(&out));
+    }
+
     /// Add another address to the lan host (a second "host" for several-clients tests).
     pub fn add_lan_address(&self, addr_with_len: &str) {
         let out = self.exec("lan", &["ip", "addr", "add", addr_with_len, "dev", "eth0", "nodad"]);
