@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use portopen::{ClientConfig, DiscoveryOptions, Route, Routes};
 
+pub mod clients;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The repository's root: this kit is shared by the library's tests and the CLI crate's
