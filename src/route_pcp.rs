@@ -19,15 +19,37 @@ use crate::persist::JournalEntry;
 use crate::transport::pcp::{self as net, AnnounceWatch, ExchangeError, Schedule};
 use crate::types::{Family, Route};
 
-/// Per family: the server and local address an ANNOUNCE listener is open for, the listener
-/// (None: it could not be opened) and the last epoch heard from that server.
-type AnnounceOf = ((SocketAddr, IpAddr), Option<AnnounceWatch>);
+/// Per family: the ANNOUNCE listener of one server.
+struct AnnounceListener {
+    /// The server and the local address the listener is open for.
+    key: (SocketAddr, IpAddr),
+    /// None: it could not be opened.
+    watch: Option<AnnounceWatch>,
+    /// The epoch of the last ANNOUNCE acted on, and when: its repeats are not a new restart.
+    acted: Option<(u32, Instant)>,
+}
+
+impl AnnounceListener {
+    /// Is an ANNOUNCE with `epoch`, heard now, a restart not yet acted on? Not when it repeats
+    /// the one acted on (a server may send several; a flood must not re-map at every look):
+    /// within `PCP_ANNOUNCE_REPEAT_WINDOW` of it with an epoch of the same run.
+    fn is_new_restart(&mut self, epoch: u32, now: Instant) -> bool {
+        let repeat = self.acted.is_some_and(|(e0, at)| {
+            let since = now.saturating_duration_since(at);
+            since <= crate::limits::PCP_ANNOUNCE_REPEAT_WINDOW && !crate::parse::pcp::epoch_lost_state(e0, epoch, since)
+        });
+        if !repeat {
+            self.acted = Some((epoch, now));
+        }
+        !repeat
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct PcpRoute {
     /// Used by the one thread that looks between renewals (like the UPnP route's NOTIFY
     /// listeners).
-    announces: [Mutex<Option<AnnounceOf>>; 2],
+    announces: [Mutex<Option<AnnounceListener>>; 2],
 }
 
 /// What one PCP/NAT-PMP attempt at opening a family gave.
@@ -249,17 +271,35 @@ impl PcpRoute {
                 *slot = None;
                 continue;
             };
-            if slot.as_ref().is_none_or(|(k, _)| *k != key) {
+            if slot.as_ref().is_none_or(|l| l.key != key) {
                 let opened = AnnounceWatch::open(key.1)
                     .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed by the epoch or the next refresh"));
-                *slot = Some((key, opened.ok()));
+                *slot = Some(AnnounceListener { key, watch: opened.ok(), acted: None });
             }
-            let Some((_, Some(w))) = slot.as_ref() else { continue };
+            let Some(listener) = slot.as_mut() else { continue };
+            let Some(w) = &listener.watch else { continue };
             let heard: Vec<_> = w.heard().into_iter().filter(|(from, _)| from.ip() == key.0.ip()).collect();
-            let Some((from, what)) = heard.last() else { continue };
-            match what {
-                Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
-                Announcement::NatPmpAddress { epoch, external } => log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})"),
+            let now = Instant::now();
+            let mut new_restart = false;
+            for (from, what) in &heard {
+                let epoch = match what {
+                    Announcement::Pcp { epoch } | Announcement::NatPmpAddress { epoch, .. } => *epoch,
+                };
+                if listener.is_new_restart(epoch, now) {
+                    match what {
+                        Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
+                        Announcement::NatPmpAddress { epoch, external } => {
+                            log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})")
+                        }
+                    }
+                    new_restart = true;
+                }
+            }
+            if heard.len() > 1 {
+                log::debug!("{family}: {} ANNOUNCE/notice datagrams from {} this look", heard.len(), key.0);
+            }
+            if !new_restart {
+                continue;
             }
             restarted.push(key.0);
             let other = listen[family.other() as usize].filter(|(_, client)| same_interface(key.1, *client));
@@ -382,4 +422,29 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
     }
     pc.message = said.join("; ");
     pc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn listener() -> AnnounceListener {
+        AnnounceListener { key: ("192.168.77.1:5351".parse().unwrap(), "192.168.77.100".parse().unwrap()), watch: None, acted: None }
+    }
+
+    #[test]
+    fn repeats_of_an_announce_acted_on_are_not_a_new_restart_but_a_later_or_reset_one_is() {
+        let mut l = listener();
+        let t0 = Instant::now();
+        assert!(l.is_new_restart(3, t0), "the first ANNOUNCE is a restart");
+        // The same run (epoch counting with the clock), within the window: repeats, a flood.
+        assert!(!l.is_new_restart(3, t0));
+        assert!(!l.is_new_restart(13, t0 + Duration::from_secs(10)));
+        // The epoch went back within the window: the server restarted again.
+        assert!(l.is_new_restart(1, t0 + Duration::from_secs(20)));
+        // Past the window, an ANNOUNCE counts even with a consistent epoch (a daemon restart
+        // that keeps the system's uptime as its epoch).
+        assert!(l.is_new_restart(2 + 61, t0 + Duration::from_secs(20 + 61)));
+    }
 }

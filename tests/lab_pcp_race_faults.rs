@@ -297,10 +297,10 @@ fn an_epoch_going_backwards_on_a_refresh_re_maps_everything_on_that_server_at_on
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_flood_of_announces_is_read_in_bounded_batches_and_re_maps_once() {
-    // Fails today: a look reads at most 16 datagrams and takes any ANNOUNCE from the server as
-    // a restart, so while the flood is queued every look (every 5 s) re-maps again and reports
-    // the lease Lost again (seen: 3 re-maps in 16 s), though every ANNOUNCE names the same epoch
-    // the re-map already got.
+    // Before the fix, a look read at most 16 datagrams and took any ANNOUNCE from the server as
+    // a restart, so while the flood was queued every look (every 5 s) re-mapped again and
+    // reported the lease Lost again (seen: 3 re-maps in 16 s), though every ANNOUNCE named the
+    // same epoch the re-map already got.
     let clock = Clock::now();
     let gw = fake_gateway(clock, well_behaved(clock), well_behaved(clock));
     let lab = &gw.lab;
