@@ -177,6 +177,8 @@ pub const PCP_RACE_BOUND: Duration = Duration::from_millis(250);
 /// nothing): a diagnosis, not a race, so a slow server (a loaded one, a run under valgrind) is
 /// not reported as silent. A closed port 5351 still refuses at once.
 pub const PCP_PROBE_BOUND: Duration = Duration::from_secs(1);
+/// The budget of deleting a PCP grant that came after its map was settled without it.
+pub const PCP_LATE_DELETE_BUDGET: Duration = Duration::from_secs(3);
 /// The lifetime asked to cut a pinhole PCP will not delete (miniupnpd 2.3.1 after an IPv6
 /// refresh): the server clamps it to its minimum (120 s on miniupnpd).
 pub const PCP_SHORTEN_LIFETIME: u32 = 1;

@@ -389,10 +389,10 @@ fn a_slow_not_authorized_is_waited_for_within_the_budget_and_never_delays_upnp()
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn over_ipv4_a_slow_pcp_not_authorized_is_not_lost_to_the_nat_pmp_fallback() {
-    // Fails today: with NAT-PMP allowed (the default), the IPv4 PCP wait is cut to 250 ms and
-    // its socket closed; NAT-PMP is asked instead, which this PCP-only server does not speak.
-    // The refusal that comes at 2 s (within the budget) is never read: the family is reported
-    // failed ("unsupported version"), not "not authorized".
+    // With NAT-PMP allowed (the default), NAT-PMP is asked after 250 ms of PCP silence; this
+    // PCP-only server answers it "unsupported version". Before the fix PCP's socket was closed
+    // then, the refusal at 2 s (within the budget) never read, and the family reported failed
+    // ("unsupported version"), not "not authorized".
     let clock = Clock::now();
     let gw = fake_gateway(clock, slow_refusal(clock), slow_refusal(clock));
     let lab = &gw.lab;
@@ -457,8 +457,8 @@ fn a_pcp_grant_arriving_after_upnp_won_is_deleted_again() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn with_nat_pmp_allowed_a_late_ipv4_pcp_grant_is_deleted_again() {
-    // Fails today: with NAT-PMP allowed (the default), the IPv4 PCP exchange stops listening
-    // after 250 ms (then NAT-PMP is asked); the grant at 2 s is never read, so nothing
-    // deletes it: a real server keeps that mapping for its whole lifetime beside UPnP's.
+    // With NAT-PMP allowed (the default), NAT-PMP is asked after 250 ms of PCP silence. Before
+    // the fix the PCP exchange stopped listening then: the grant at 2 s was never read, so
+    // nothing deleted it, and a real server would keep it for its lifetime beside UPnP's.
     late_grant_is_deleted(Routes::ALL, 42165, true, false);
 }
