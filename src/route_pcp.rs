@@ -335,17 +335,7 @@ impl PcpRoute {
 
 /// Whether two local addresses are on the same interface (unknown: no).
 fn same_interface(a: IpAddr, b: IpAddr) -> bool {
-    let interfaces = crate::platform::interfaces().unwrap_or_default();
-    let index_of = |ip: IpAddr| {
-        interfaces
-            .iter()
-            .find(|i| match ip {
-                IpAddr::V4(v4) => i.v4.iter().any(|(a, _)| *a == v4),
-                IpAddr::V6(v6) => i.v6.iter().any(|a| a.ip == v6),
-            })
-            .map(|i| i.index)
-    };
-    matches!((index_of(a), index_of(b)), (Some(x), Some(y)) if x == y)
+    matches!((crate::platform::interface_of(a), crate::platform::interface_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// For `release`'s workaround: remove an IPv6 pinhole by its tuple through UPnP on `gateway`.

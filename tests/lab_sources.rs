@@ -146,9 +146,9 @@ fn a_second_global_address_is_pinholed_only_when_asked_for_by_name() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_second_global_address_named_in_internal_v6_is_pinholed_over_upnp() {
-    // Fails today: the AddPinhole goes out from the address discovery chose (the OS's), with
-    // the named one as InternalClient, and miniupnpd in secure mode answers 606 (a pinhole for
-    // another host). PCP sends from the address named (above).
+    // Before the fix, the AddPinhole went out from the address discovery chose (the OS's), with
+    // the named one as InternalClient, and miniupnpd in secure mode answered 606 (a pinhole for
+    // another host). Now every action goes from the address named, as PCP's do (above).
     let lab = Lab::up("default");
     let (chosen, other) = add_second_global(&lab);
     let named = OpenRequest { internal_v6: Some(other), ..v6_request(41923) };
@@ -171,9 +171,10 @@ fn a_ula_on_another_interface_is_never_the_pcp_source() {
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_ula_of_another_interface_that_a_route_prefers_is_not_the_source_the_stable_global_is() {
     // The same ULA, and a route to the router naming it as source (a VPN client's leftover
-    // `src` hint): the OS would send from it, and the router cannot answer it. Fails today: the
-    // interface searched for a stable global address is the one holding the OS's choice (vpn0,
-    // none there), so the ULA itself is used: PCP gets no answer, UPnP cannot connect.
+    // `src` hint): the OS would send from it, and the router cannot answer it. Before the fix,
+    // the interface searched for a stable global address was the one holding the OS's choice
+    // (vpn0, none there), so the ULA itself was used: PCP got no answer, UPnP could not connect.
+    // Now it is the interface the router is on (on-link prefix, or the scope).
     let lab = Lab::up("default");
     let ula = add_ula_interface(&lab);
     lab.run_ok("lan", &["ip", "-6", "route", "add", &format!("{}/128", lab.var("RTR_LAN_V6")), "dev", "eth0", "src", &ula.to_string()]);
@@ -234,7 +235,7 @@ fn a_second_ipv4_address_named_in_internal_v4_is_mapped_over_pcp() {
 #[test]
 #[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
 fn a_second_ipv4_address_named_in_internal_v4_is_mapped_over_upnp() {
-    // Fails today, as for IPv6: AddAnyPortMapping leaves from discovery's address with the named
-    // one as NewInternalClient, and miniupnpd in secure mode answers 606.
+    // As for IPv6: before the fix, AddAnyPortMapping left from discovery's address with the
+    // named one as NewInternalClient, and miniupnpd in secure mode answered 606.
     maps_a_named_second_ipv4_address(over_upnp(), Route::Upnp, 41951);
 }
