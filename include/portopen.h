@@ -385,6 +385,37 @@ typedef uint32_t portopen_route;
 #endif // __cplusplus
 
 /**
+ * A set of routes: these flags OR-ed together (`portopen_config.route`, `portopen_check_info`).
+ * They sit above the `portopen_route` values (flag = 1 << (route + 3)), so one byte carries
+ * either a single route or a set.
+ */
+enum portopen_route_flag
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * UPnP IGD.
+   */
+  PORTOPEN_ROUTE_FLAG_UPNP = 16,
+  /**
+   * PCP.
+   */
+  PORTOPEN_ROUTE_FLAG_PCP = 32,
+  /**
+   * NAT-PMP.
+   */
+  PORTOPEN_ROUTE_FLAG_NAT_PMP = 64,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum portopen_route_flag portopen_route_flag;
+#else
+typedef uint32_t portopen_route_flag;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A portopen client: configuration, the gateways found, the leases opened, the event queue and
  * the renewal thread. Create with `portopen_client_new`, free with `portopen_client_free`.
  * Every function taking a client may be called from any thread, concurrently.
@@ -426,6 +457,68 @@ typedef struct portopen_addr {
    */
   uint8_t ip[16];
 } portopen_addr;
+
+/**
+ * What `portopen_client_check_routes` found, in numbers (the JSON has the words). Set
+ * `struct_size = sizeof(portopen_check_info)` before the call; the struct may grow.
+ * Route sets are ORs of `portopen_route_flag`s.
+ */
+typedef struct portopen_check_info {
+  /**
+   * `sizeof(portopen_check_info)`, set by the caller; the library sets it to the bytes written.
+   */
+  uint32_t struct_size;
+  /**
+   * A `portopen_grade` value: the working group's grade, over UPnP only (D when UPnP was
+   * not allowed: the JSON's reason says so).
+   */
+  uint32_t grade;
+  /**
+   * The routes whose trial opened IPv6 (added and removed). 0: IPv6 cannot be opened
+   * through the routes allowed (unless `v6_open_already`).
+   */
+  uint8_t v6_routes;
+  /**
+   * The routes whose trial opened IPv4 with a public external address.
+   */
+  uint8_t v4_routes;
+  /**
+   * The routes that answered over IPv6 (UPnP: a gateway was discovered).
+   */
+  uint8_t v6_speaks;
+  /**
+   * The routes that answered over IPv4.
+   */
+  uint8_t v4_speaks;
+  /**
+   * The InternetGatewayDevice version (1 or 2) of the IPv6 UPnP gateway, 0 when none.
+   */
+  uint8_t v6_igd_version;
+  /**
+   * The same for IPv4.
+   */
+  uint8_t v4_igd_version;
+  /**
+   * Non-zero: IPv6 passes without opening (the router's IPv6 firewall is off).
+   */
+  uint8_t v6_open_already;
+  /**
+   * The PCP version the router speaks (2), 0 when PCP did not answer.
+   */
+  uint8_t pcp_version;
+  /**
+   * The PCP server's epoch over IPv6 (valid when `v6_speaks` has PCP).
+   */
+  uint32_t v6_pcp_epoch;
+  /**
+   * The PCP server's epoch over IPv4 (valid when `v4_speaks` has PCP).
+   */
+  uint32_t v4_pcp_epoch;
+  /**
+   * The external IPv4 address NAT-PMP reported (family 0 when it did not answer).
+   */
+  struct portopen_addr natpmp_external;
+} portopen_check_info;
 
 /**
  * How a client behaves. Fill it with `portopen_config_init`, then change fields. Zero fields
@@ -488,9 +581,11 @@ typedef struct portopen_config {
    */
   uint8_t manual_renew;
   /**
-   * A `portopen_route` value: use this route to the router only (for support and tests).
+   * The routes to the router this client may use (for support and tests).
    * `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
-   * raced with UPnP per family. (This byte was `reserved`, always zero.)
+   * raced with UPnP per family. A `portopen_route` value (1..=3): that route only. An OR of
+   * `portopen_route_flag`s (e.g. `PORTOPEN_ROUTE_FLAG_UPNP | PORTOPEN_ROUTE_FLAG_PCP`): those
+   * routes, raced. Anything else is INVALID_ARGUMENT. (This byte was `reserved`, always zero.)
    */
   uint8_t route;
 } portopen_config;
@@ -751,12 +846,27 @@ portopen_status portopen_client_cancel(const struct portopen_client *client);
  * this process) and remove them. Blocks: about the discovery timeout plus a few action
  * timeouts. `*grade` is a `portopen_grade`; `*report_json` (may be NULL if not wanted) is the
  * evidence as one JSON object, a new string the caller frees with `portopen_string_free`.
- * A router that does not answer is a grade (D), not an error.
+ * A router that does not answer is a grade (D), not an error. It checks the PCP / NAT-PMP
+ * routes too (see `portopen_client_check_routes`, which returns them in numbers).
  */
 portopen_status portopen_client_check(const struct portopen_client *client,
                                       uint16_t port,
                                       uint32_t *grade,
                                       char **report_json);
+
+/**
+ * Check the router as `portopen_client_check` does, and say in `*info` which routes it speaks
+ * (UPnP IGD version, PCP version and epoch, NAT-PMP and its external address) and through
+ * which routes each family can be opened, proved by a trial on `port` through each route the
+ * client's config allows (a short-lifetime PCP MAP / NAT-PMP map, a UPnP pinhole and mapping),
+ * each removed at once. Only the routes allowed (`portopen_config.route`) are tried. Blocks
+ * like `portopen_client_check` (the PCP / NAT-PMP part runs during UPnP's discovery).
+ * `info->struct_size` must be set by the caller. `*report_json` as in `portopen_client_check`.
+ */
+portopen_status portopen_client_check_routes(const struct portopen_client *client,
+                                             uint16_t port,
+                                             struct portopen_check_info *info,
+                                             char **report_json);
 
 /**
  * Remove what an earlier run left open, as listed in the journal file at creation (also done

@@ -55,7 +55,7 @@ for t in "${AWAITING_FIX[@]}"; do SKIP+=(--skip "$t"); done
 # with both versions, whatever PORTOPEN_LAB_HTTP_PORT says.)
 RANDOM_PORT_TESTS=(discovery_finds_the_router the_gateway_cache open_both_families_then_close
   upnpc_sees_our_mapping)
-LAB_TESTS=(--test lab_router --test lab_router_choice --test lab_lifecycle --test lab_recovery --test lab_router_faults --test lab_pcp --test lab_routes)
+LAB_TESTS=(--test lab_router --test lab_router_choice --test lab_lifecycle --test lab_recovery --test lab_router_faults --test lab_pcp --test lab_routes --test lab_check_routes --test lab_held_port)
 
 part "router 2.3.9 from Debian 13's source (built once, then cached)"
 tests/lab/build-miniupnpd.sh 2.3.9

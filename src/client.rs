@@ -79,6 +79,17 @@ impl Client {
         self.inner.route.closing_budget()
     }
 
+    /// Remove a PCP/NAT-PMP mapping made outside any lease (the check's trial) the way a
+    /// lease's close removes one, with the same workaround for miniupnpd 2.3.1's IPv6 delete.
+    pub(crate) fn release_pcp(&self, mapping: crate::pcp_mapping::PcpMapping) -> Result<(), Error> {
+        let family = Family::of(&mapping.client);
+        let task = crate::engine::Task::Release { lease: 0, family, holding: crate::engine::Holding::Pcp { mapping } };
+        match self.inner.perform(&task) {
+            Outcome::Released(result) => result,
+            other => Err(Error::InvalidResponse { context: "PCP release".into(), reason: format!("unexpected outcome {other:?}") }),
+        }
+    }
+
     /// Discover the gateway of one family now (replacing the cached one).
     pub fn discover(&self, family: Family) -> Result<Gateway, Error> {
         if self.inner.route.cancel.is_cancelled() {

@@ -53,6 +53,47 @@ impl Routes {
     pub fn port_control(&self, family: Family) -> bool {
         self.pcp || (self.natpmp && family == Family::V4)
     }
+
+    /// True when `route` is one of them.
+    pub fn allows(&self, route: Route) -> bool {
+        match route {
+            Route::Upnp => self.upnp,
+            Route::Pcp => self.pcp,
+            Route::NatPmp => self.natpmp,
+        }
+    }
+
+    /// The routes allowed, in the order UPnP, PCP, NAT-PMP.
+    pub fn list(&self) -> Vec<Route> {
+        [Route::Upnp, Route::Pcp, Route::NatPmp].into_iter().filter(|r| self.allows(*r)).collect()
+    }
+
+    /// Parse a comma list of route tags ("upnp,pcp", any case, spaces allowed around each):
+    /// the routes named and no other. An unknown, repeated or empty name is an error.
+    pub fn parse(text: &str) -> Result<Routes, String> {
+        let mut routes = Routes { upnp: false, pcp: false, natpmp: false };
+        for name in text.split(',') {
+            let route = Route::parse(name).ok_or_else(|| format!("'{}' is not upnp, pcp or natpmp", name.trim()))?;
+            if routes.allows(route) {
+                return Err(format!("'{}' is named twice", route.tag()));
+            }
+            match route {
+                Route::Upnp => routes.upnp = true,
+                Route::Pcp => routes.pcp = true,
+                Route::NatPmp => routes.natpmp = true,
+            }
+        }
+        Ok(routes)
+    }
+}
+
+impl std::fmt::Display for Routes {
+    /// The tags joined by commas ("upnp,pcp"), what `parse` reads back; "none" when empty.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tags: Vec<&str> = self.list().iter().map(|r| r.tag()).collect();
+        f.write_str(if tags.is_empty() { "none" } else { "" })?;
+        f.write_str(&tags.join(","))
+    }
 }
 
 impl Default for Routes {
@@ -72,5 +113,26 @@ impl Default for ClientConfig {
             keep_alive: true,
             routes: Routes::ALL,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+
+    #[test]
+    fn a_comma_list_names_a_set_of_routes() {
+        assert_eq!(Routes::parse("upnp,pcp"), Ok(Routes { upnp: true, pcp: true, natpmp: false }));
+        assert_eq!(Routes::parse(" NatPmp "), Ok(Routes { upnp: false, pcp: false, natpmp: true }));
+        assert_eq!(Routes::parse("pcp, natpmp, upnp"), Ok(Routes::ALL));
+        assert_eq!(Routes::parse("upnp,pcp").unwrap().to_string(), "upnp,pcp");
+    }
+
+    #[test]
+    fn an_unknown_repeated_or_empty_route_is_refused() {
+        assert_eq!(Routes::parse("upnp,igd"), Err("'igd' is not upnp, pcp or natpmp".to_string()));
+        assert_eq!(Routes::parse("pcp,PCP"), Err("'pcp' is named twice".to_string()));
+        assert_eq!(Routes::parse("upnp,"), Err("'' is not upnp, pcp or natpmp".to_string()));
+        assert_eq!(Routes::parse(""), Err("'' is not upnp, pcp or natpmp".to_string()));
     }
 }

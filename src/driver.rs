@@ -143,7 +143,9 @@ fn after_panic(task: &Task) -> Outcome {
         }
         Task::Confirm { .. } | Task::Renew { .. } => Outcome::Postponed("internal error".into()),
         Task::Release { .. } => Outcome::Released(Err(failed())),
-        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new() },
+        Task::Look { .. } => {
+            Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
+        }
         Task::Discard { .. } | Task::ForgetGateway { .. } => Outcome::Done,
     }
 }
@@ -171,7 +173,10 @@ impl Inner {
             }
             Task::RemoveLeftovers { entries } => Outcome::LeftoversKept(self.remove_leftovers(entries).1),
             Task::Look { announce, .. } => match upnp.perform(task) {
-                Outcome::Looked { local_v6, rebooted, probed, .. } => Outcome::Looked { local_v6, rebooted, probed, announced: self.pcp.look(announce) },
+                Outcome::Looked { local_v6, rebooted, probed, .. } => {
+                    let (announced, epochs, pcp_local_v6) = self.pcp.look(announce, &upnp.budget());
+                    Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }
+                }
                 other => other,
             },
             _ => upnp.perform(task),

@@ -340,12 +340,19 @@ pub(crate) fn local_addr_toward(family: Family, target: SocketAddr, scope: u32) 
     }
     let IpAddr::V6(os_v6) = os_choice else { return Ok(os_choice) };
     let interfaces = platform::interfaces().unwrap_or_default();
-    let iface = interfaces.iter().find(|i| i.v6.iter().any(|a| a.ip == os_v6)).or_else(|| interfaces.iter().find(|i| scope != 0 && i.index == scope));
-    let Some(iface) = iface else { return Ok(os_choice) };
-    let current = iface.v6.iter().find(|a| a.ip == os_v6);
+    let holding_choice = interfaces.iter().find(|i| i.v6.iter().any(|a| a.ip == os_v6));
+    let current = holding_choice.and_then(|i| i.v6.iter().find(|a| a.ip == os_v6));
     if V6Scope::of(&os_v6) == V6Scope::Global && current.is_none_or(|a| !a.temporary && !a.deprecated) {
         return Ok(os_choice);
     }
+    // The interface the target is on: its scope (a link-local target), or the one with a
+    // prefix holding it (on-link); else the one holding the OS's choice. Not simply the
+    // latter: a route's `src` hint (a VPN's leftover) can make the OS pick an address of
+    // another interface, which the router cannot answer.
+    let IpAddr::V6(target_v6) = target.ip() else { return Ok(os_choice) };
+    let on_link = |i: &&platform::NetInterface| i.v6.iter().any(|a| V6Scope::of(&a.ip) == V6Scope::Global && same_prefix(a.ip, target_v6, a.prefix_len));
+    let iface = interfaces.iter().find(|i| scope != 0 && i.index == scope).or_else(|| interfaces.iter().find(on_link)).or(holding_choice);
+    let Some(iface) = iface else { return Ok(os_choice) };
     let stable = iface.v6.iter().filter(|a| V6Scope::of(&a.ip) == V6Scope::Global && !a.temporary && !a.deprecated);
     // Prefer a stable address in the same /64 as the OS's temporary choice.
     let same_prefix = stable.clone().find(|a| a.ip.segments()[..4] == os_v6.segments()[..4]);
@@ -357,6 +364,13 @@ pub(crate) fn local_addr_toward(family: Family, target: SocketAddr, scope: u32) 
         return Ok(IpAddr::V6(a.ip));
     }
     Ok(os_choice)
+}
+
+/// Whether `a` and `b` share their first `prefix_len` bits.
+fn same_prefix(a: std::net::Ipv6Addr, b: std::net::Ipv6Addr, prefix_len: u8) -> bool {
+    let len = u32::from(prefix_len.min(128));
+    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    (u128::from(a) & mask) == (u128::from(b) & mask)
 }
 
 /// How to discover.

@@ -57,7 +57,7 @@ pub mod persist;
 pub use action::Fault;
 pub use addr::{ExternalAddress, V4Class};
 pub use cancel::{Budget, CancelToken};
-pub use check::{CheckReport, FamilyEvidence, Grade, Trial};
+pub use check::{CheckReport, FamilyEvidence, Grade, PortControlCheck, Trial};
 pub use client::{Client, Lease};
 pub use config::{ClientConfig, Routes};
 pub use error::{upnp_error_name, Error, Result, UpnpFault};

@@ -159,9 +159,13 @@ pub const STATE_FILE_MAX: usize = 64 * 1024;
 pub const PCP_INITIAL_RETRANSMIT: Duration = Duration::from_secs(3);
 /// PCP (RFC 6887 §8.1.1): longest wait between retransmissions (MRT).
 pub const PCP_MAX_RETRANSMIT: Duration = Duration::from_secs(1024);
-/// ANNOUNCE / NAT-PMP notice datagrams read per look (a server sends a handful when it starts;
-/// a flood waits for the next look or is dropped by the kernel).
-pub const PCP_ANNOUNCE_READS_MAX: usize = 16;
+/// ANNOUNCE / NAT-PMP notice datagrams read per look: a server sends a handful when it starts;
+/// this many empties what a flood leaves in the socket's buffer (a few hundred datagrams), and
+/// bounds one look's work.
+pub const PCP_ANNOUNCE_READS_MAX: usize = 1024;
+/// ANNOUNCEs heard within this long of one acted on, with an epoch of the same run of the
+/// server, repeat it (RFC 6887 §14.1.3: a server may send several): they re-make nothing more.
+pub const PCP_ANNOUNCE_REPEAT_WINDOW: Duration = Duration::from_secs(60);
 /// Pause after a receive error other than a timeout or a refusal (an ICMP host unreachable
 /// while the router is down repeats at once), so the exchange does not spin until its deadline.
 pub const PCP_RECV_ERROR_PAUSE: Duration = Duration::from_millis(20);
@@ -169,6 +173,12 @@ pub const PCP_RECV_ERROR_PAUSE: Duration = Duration::from_millis(20);
 /// UPnP's alone. A PCP router answers in 1-2 ms in the lab; the exchange goes on in the
 /// background up to the action budget (a late grant that lost the race is deleted again).
 pub const PCP_RACE_BOUND: Duration = Duration::from_millis(250);
+/// How long `discover` and `check` wait for each answer of their PCP/NAT-PMP probe (which maps
+/// nothing): a diagnosis, not a race, so a slow server (a loaded one, a run under valgrind) is
+/// not reported as silent. A closed port 5351 still refuses at once.
+pub const PCP_PROBE_BOUND: Duration = Duration::from_secs(1);
+/// The budget of deleting a PCP grant that came after its map was settled without it.
+pub const PCP_LATE_DELETE_BUDGET: Duration = Duration::from_secs(3);
 /// The lifetime asked to cut a pinhole PCP will not delete (miniupnpd 2.3.1 after an IPv6
 /// refresh): the server clamps it to its minimum (120 s on miniupnpd).
 pub const PCP_SHORTEN_LIFETIME: u32 = 1;

@@ -3,10 +3,12 @@
 //! it — map, refresh, delete — each one exchange, with every answer decided once, here.
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use crate::cancel::Budget;
-use crate::limits::PCP_RACE_BOUND;
+use crate::limits::{PCP_LATE_DELETE_BUDGET, PCP_RACE_BOUND};
 use crate::parse::pcp::{epoch_lost_state, MapRequest, NatPmpMapRequest, Nonce, PcpAnswer, Verdict};
 use crate::transport::pcp::{self as net, ExchangeError, Schedule};
 use crate::types::{Protocol, Route};
@@ -36,6 +38,24 @@ pub(crate) struct PcpMapping {
     /// When to refresh, in thousandths of the granted lifetime: drawn once per mapping in
     /// 500..=625 (RFC 6887 §11.2.1: between 1/2 and 5/8), so that hosts do not refresh in step.
     pub renew_permille: u16,
+}
+
+/// What the look between renewals watches for one family held through PCP or NAT-PMP: the
+/// server (its ANNOUNCEs heard, its epoch asked), the address held (whose interface hears the
+/// ANNOUNCEs) and the route (PCP asks the epoch with an ANNOUNCE request, NAT-PMP with an
+/// external address request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PcpWatch {
+    pub server: SocketAddr,
+    pub client: IpAddr,
+    pub route: Route,
+}
+
+impl PcpMapping {
+    /// What the look watches for it.
+    pub(crate) fn watch(&self) -> PcpWatch {
+        PcpWatch { server: self.server, client: self.client, route: self.route }
+    }
 }
 
 /// A refresh point in 500..=625 thousandths of the lifetime.
@@ -91,37 +111,29 @@ pub(crate) fn map(server: SocketAddr, wanted: &Wanted, schedule: &Schedule, budg
         client: wanted.client,
     };
     // A NAT-PMP-only server may ignore a PCP request rather than answer "version 0" (miniupnpd
-    // built without PCP, measured): over IPv4 the PCP wait is short, then NAT-PMP is asked.
-    let fallback = v4 && wanted.natpmp;
-    let pcp_budget = if fallback { budget.capped(PCP_RACE_BOUND) } else { budget.clone() };
-    match net::map(server, &request, schedule, &pcp_budget) {
-        Err(ExchangeError::NoAnswer { sends }) if fallback && !budget.expired() => {
-            log::debug!("PCP {server}: no answer to {sends} send(s): asking NAT-PMP");
-            natpmp_map(server, wanted, budget)
-        }
+    // built without PCP, measured): over IPv4 NAT-PMP is asked beside PCP after a short silence.
+    if v4 && wanted.natpmp {
+        return map_v4_with_fallback(server, wanted, request, schedule, budget);
+    }
+    pcp_result(server, wanted, &request, net::map(server, &request, schedule, budget), budget)
+}
+
+/// What one PCP MAP exchange's answer means (a version-0 answer over IPv4, NAT-PMP allowed:
+/// NAT-PMP is asked).
+fn pcp_result(
+    server: SocketAddr,
+    wanted: &Wanted,
+    request: &MapRequest,
+    answered: Result<net::Answered<PcpAnswer>, ExchangeError>,
+    budget: &Budget,
+) -> MapResult {
+    match answered {
         Ok(a) => match a.answer {
             PcpAnswer::Map(m) => match m.verdict() {
-                Verdict::Granted => {
-                    let external = granted_external(wanted.client, wanted.internal_port, m.external_address, m.external_port);
-                    let mapping = PcpMapping {
-                        server,
-                        route: Route::Pcp,
-                        nonce: request.nonce,
-                        client: wanted.client,
-                        protocol: wanted.protocol,
-                        internal_port: wanted.internal_port,
-                        external,
-                        lifetime_asked: wanted.lifetime,
-                        lifetime_granted: m.lifetime,
-                        epoch: m.epoch,
-                        answered_at: Instant::now(),
-                        renew_permille: random_renew_permille(),
-                    };
-                    MapResult::Granted { mapping, lost_state: false }
-                }
+                Verdict::Granted => MapResult::Granted { mapping: granted_mapping(server, wanted, request.nonce, &m), lost_state: false },
                 verdict => MapResult::Refused { verdict, what: format!("PCP MAP: {} (external {})", m.result, m.external_address), route: Route::Pcp },
             },
-            PcpAnswer::VersionNotSupported { server_version: 0, .. } if v4 && wanted.natpmp => {
+            PcpAnswer::VersionNotSupported { server_version: 0, .. } if server.is_ipv4() && wanted.natpmp => {
                 log::debug!("PCP {server}: the server speaks NAT-PMP only: asking that");
                 natpmp_map(server, wanted, budget)
             }
@@ -130,6 +142,80 @@ pub(crate) fn map(server: SocketAddr, wanted: &Wanted, schedule: &Schedule, budg
             }
         },
         Err(e) => MapResult::NoAnswer(e),
+    }
+}
+
+/// The mapping a PCP grant made.
+fn granted_mapping(server: SocketAddr, wanted: &Wanted, nonce: Nonce, m: &crate::parse::pcp::MapResponse) -> PcpMapping {
+    PcpMapping {
+        server,
+        route: Route::Pcp,
+        nonce,
+        client: wanted.client,
+        protocol: wanted.protocol,
+        internal_port: wanted.internal_port,
+        external: granted_external(wanted.client, wanted.internal_port, m.external_address, m.external_port),
+        lifetime_asked: wanted.lifetime,
+        lifetime_granted: m.lifetime,
+        epoch: m.epoch,
+        answered_at: Instant::now(),
+        renew_permille: random_renew_permille(),
+    }
+}
+
+/// Who took an IPv4 map asked over both PCP and NAT-PMP.
+const UNCLAIMED: u8 = 0;
+const PCP_TOOK: u8 = 1;
+const DONE_WITHOUT_PCP: u8 = 2;
+
+/// IPv4 with NAT-PMP allowed: PCP is asked and listened to for the whole budget on a thread of
+/// its own; after `PCP_RACE_BOUND` of silence NAT-PMP is asked beside it. A NAT-PMP grant
+/// returns at once. When NAT-PMP does not grant (a PCP-only server answers it "unsupported
+/// version"; a slow one answers nothing yet), PCP's answer decides when it comes within the
+/// budget: a denied port's NOT_AUTHORIZED takes seconds. A PCP grant that comes after the
+/// outcome was decided without it deletes itself (no mapping left beside the one used).
+fn map_v4_with_fallback(server: SocketAddr, wanted: &Wanted, request: MapRequest, schedule: &Schedule, budget: &Budget) -> MapResult {
+    let claim = Arc::new(AtomicU8::new(UNCLAIMED));
+    let (tx, rx) = mpsc::channel();
+    let spawned = {
+        let (claim, wanted, schedule, budget, request) = (claim.clone(), *wanted, *schedule, budget.clone(), request.clone());
+        std::thread::Builder::new().name("portopen-pcp4".into()).spawn(move || {
+            let answered = net::map(server, &request, &schedule, &budget);
+            if let Ok(net::Answered { answer: PcpAnswer::Map(m), .. }) = &answered {
+                if m.verdict() == Verdict::Granted && claim.compare_exchange(UNCLAIMED, PCP_TOOK, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                    let late = granted_mapping(server, &wanted, request.nonce, m);
+                    log::info!("IPv4: PCP granted port {} after the map was settled without it: deleting it", late.external.port());
+                    let _ = late.delete(&Budget::new(PCP_LATE_DELETE_BUDGET, &crate::cancel::CancelToken::new()));
+                }
+            }
+            let _ = tx.send(answered);
+        })
+    };
+    if let Err(e) = spawned {
+        log::debug!("IPv4: no PCP thread ({e}): NAT-PMP alone");
+        return natpmp_map(server, wanted, budget);
+    }
+    if let Ok(answered) = rx.recv_timeout(PCP_RACE_BOUND.min(budget.deadline().saturating_duration_since(Instant::now()))) {
+        return pcp_result(server, wanted, &request, answered, budget);
+    }
+    log::debug!("PCP {server}: no answer within {PCP_RACE_BOUND:?}: asking NAT-PMP beside it");
+    let natpmp = natpmp_map(server, wanted, budget);
+    if let MapResult::Granted { mapping, .. } = &natpmp {
+        if claim.compare_exchange(UNCLAIMED, DONE_WITHOUT_PCP, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            return natpmp;
+        }
+        // PCP granted meanwhile: its grant is the one kept (a NAT-PMP mapping of the same
+        // port on a server that speaks both is the same rule, so no delete of it is sent).
+        log::debug!("IPv4: PCP and NAT-PMP both granted port {}: keeping PCP's", mapping.external.port());
+    }
+    // NAT-PMP did not settle it: PCP's answer does, when it comes within the budget.
+    let wait = budget.deadline().saturating_duration_since(Instant::now()) + crate::limits::CANCEL_POLL;
+    match rx.recv_timeout(wait) {
+        Ok(answered @ Ok(_)) => pcp_result(server, wanted, &request, answered, budget),
+        _ => {
+            claim.store(DONE_WITHOUT_PCP, Ordering::SeqCst);
+            natpmp
+        }
     }
 }
 

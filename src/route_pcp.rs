@@ -3,7 +3,7 @@
 //! ANNOUNCEs — and how the answers are read into outcomes. Blocking, with the client's budget;
 //! never decides what happens next. The race with UPnP at open is the driver's (`driver.rs`).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -14,20 +14,42 @@ use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
 use crate::limits::{MAPPING_LEASE_MAX_SECS, PCP_SHORTEN_LIFETIME, PINHOLE_LEASE_MAX_SECS};
 use crate::parse::pcp::{Announcement, Verdict};
-use crate::pcp_mapping::{self, MapResult, PcpMapping, Wanted};
+use crate::pcp_mapping::{self, MapResult, PcpMapping, PcpWatch, Wanted};
 use crate::persist::JournalEntry;
 use crate::transport::pcp::{self as net, AnnounceWatch, ExchangeError, Schedule};
-use crate::types::Family;
+use crate::types::{Family, Route};
 
-/// Per family: the server and local address an ANNOUNCE listener is open for, the listener
-/// (None: it could not be opened) and the last epoch heard from that server.
-type AnnounceOf = ((SocketAddr, IpAddr), Option<AnnounceWatch>);
+/// Per family: the ANNOUNCE listener of one server.
+struct AnnounceListener {
+    /// The server and the local address the listener is open for.
+    key: (SocketAddr, IpAddr),
+    /// None: it could not be opened.
+    watch: Option<AnnounceWatch>,
+    /// The epoch of the last ANNOUNCE acted on, and when: its repeats are not a new restart.
+    acted: Option<(u32, Instant)>,
+}
+
+impl AnnounceListener {
+    /// Is an ANNOUNCE with `epoch`, heard now, a restart not yet acted on? Not when it repeats
+    /// the one acted on (a server may send several; a flood must not re-map at every look):
+    /// within `PCP_ANNOUNCE_REPEAT_WINDOW` of it with an epoch of the same run.
+    fn is_new_restart(&mut self, epoch: u32, now: Instant) -> bool {
+        let repeat = self.acted.is_some_and(|(e0, at)| {
+            let since = now.saturating_duration_since(at);
+            since <= crate::limits::PCP_ANNOUNCE_REPEAT_WINDOW && !crate::parse::pcp::epoch_lost_state(e0, epoch, since)
+        });
+        if !repeat {
+            self.acted = Some((epoch, now));
+        }
+        !repeat
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct PcpRoute {
     /// Used by the one thread that looks between renewals (like the UPnP route's NOTIFY
     /// listeners).
-    announces: [Mutex<Option<AnnounceOf>>; 2],
+    announces: [Mutex<Option<AnnounceListener>>; 2],
 }
 
 /// What one PCP/NAT-PMP attempt at opening a family gave.
@@ -216,39 +238,104 @@ impl PcpRoute {
         }
     }
 
-    /// What the PCP servers announced since the last look (opening, moving or closing the
-    /// listeners): the servers that restarted.
-    pub(crate) fn look(&self, announce: &[Option<(SocketAddr, IpAddr)>; 2]) -> Vec<SocketAddr> {
-        let mut restarted = Vec::new();
+    /// The look between renewals for what is held through PCP/NAT-PMP (`watch`, per family):
+    /// which servers restarted by what they announced since the last look (opening, moving or
+    /// closing the ANNOUNCE listeners), and each watched server's epoch now.
+    ///
+    /// - ANNOUNCE: an IPv4 and an IPv6 server reached over the same interface are taken as one
+    ///   router: either one's ANNOUNCE counts for both. miniupnpd 2.3.1 sends its IPv6 ANNOUNCE
+    ///   out of the WAN side only, so a restart reaches the LAN as an IPv4 ANNOUNCE alone; the
+    ///   IPv4 default gateway is listened to even when only IPv6 is held (and the IPv6 router
+    ///   when only IPv4 is).
+    /// - Epoch: one ANNOUNCE request (PCP) or external address request (NAT-PMP) per watched
+    ///   server: a router that powered on (its epoch starts again) is found within one look
+    ///   even when no ANNOUNCE of it was heard. The engine compares the epoch with each
+    ///   mapping's. A router that does not answer within the short bound changes nothing (the
+    ///   refresh finds a router that is really gone).
+    ///
+    /// And this host's IPv6 address toward the watched IPv6 server now (a route lookup, no
+    /// packet): a pinhole whose address changed is moved at once, not at its next refresh.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> (Vec<SocketAddr>, Vec<(SocketAddr, u32)>, Option<(SocketAddr, Ipv6Addr)>) {
+        let mut listen: [Option<(SocketAddr, IpAddr)>; 2] = [watch[0].map(|w| (w.server, w.client)), watch[1].map(|w| (w.server, w.client))];
         for family in [Family::V4, Family::V6] {
-            let mut watch = lock(&self.announces[family as usize]);
-            let Some(key) = announce[family as usize] else {
-                *watch = None;
-                continue;
-            };
-            if watch.as_ref().is_none_or(|(k, _)| *k != key) {
-                let opened = AnnounceWatch::open(key.1)
-                    .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed at the next refresh (epoch)"));
-                *watch = Some((key, opened.ok()));
-            }
-            let Some((_, Some(w))) = watch.as_ref() else { continue };
-            for (from, what) in w.heard() {
-                if from.ip() != key.0.ip() {
-                    continue;
-                }
-                match what {
-                    Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
-                    Announcement::NatPmpAddress { epoch, external } => {
-                        log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})")
-                    }
-                }
-                if !restarted.contains(&key.0) {
-                    restarted.push(key.0);
-                }
+            let other = family.other() as usize;
+            if listen[family as usize].is_none() && watch[other].is_some() {
+                listen[family as usize] = server_and_client(family, &OpenRequest::new(crate::types::Protocol::Udp, 1));
             }
         }
-        restarted
+        let mut restarted = Vec::new();
+        for family in [Family::V4, Family::V6] {
+            let mut slot = lock(&self.announces[family as usize]);
+            let Some(key) = listen[family as usize] else {
+                *slot = None;
+                continue;
+            };
+            if slot.as_ref().is_none_or(|l| l.key != key) {
+                let opened = AnnounceWatch::open(key.1)
+                    .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed by the epoch or the next refresh"));
+                *slot = Some(AnnounceListener { key, watch: opened.ok(), acted: None });
+            }
+            let Some(listener) = slot.as_mut() else { continue };
+            let Some(w) = &listener.watch else { continue };
+            let heard: Vec<_> = w.heard().into_iter().filter(|(from, _)| from.ip() == key.0.ip()).collect();
+            let now = Instant::now();
+            let mut new_restart = false;
+            for (from, what) in &heard {
+                let epoch = match what {
+                    Announcement::Pcp { epoch } | Announcement::NatPmpAddress { epoch, .. } => *epoch,
+                };
+                if listener.is_new_restart(epoch, now) {
+                    match what {
+                        Announcement::Pcp { epoch } => log::info!("{family}: PCP server {from} announced a restart (epoch {epoch})"),
+                        Announcement::NatPmpAddress { epoch, external } => {
+                            log::info!("{family}: NAT-PMP server {from}: external address {external} (epoch {epoch})")
+                        }
+                    }
+                    new_restart = true;
+                }
+            }
+            if heard.len() > 1 {
+                log::debug!("{family}: {} ANNOUNCE/notice datagrams from {} this look", heard.len(), key.0);
+            }
+            if !new_restart {
+                continue;
+            }
+            restarted.push(key.0);
+            let other = listen[family.other() as usize].filter(|(_, client)| same_interface(key.1, *client));
+            if let Some((other_server, _)) = other {
+                log::info!("{}: {other_server} is the same router (same interface): re-making what is held there too", family.other());
+                restarted.push(other_server);
+            }
+        }
+        restarted.sort();
+        restarted.dedup();
+        let mut epochs = Vec::new();
+        for w in watch.iter().flatten() {
+            let bound = budget.capped(crate::limits::PCP_RACE_BOUND);
+            let epoch = match (w.route, w.client, w.server) {
+                (Route::NatPmp, IpAddr::V4(local), SocketAddr::V4(server)) => {
+                    net::natpmp_address(local, server, &Schedule::RFC6886, &bound).map(|a| Some(a.answer.epoch))
+                }
+                _ => net::announce(w.client, w.server, &bound).map(|a| a.answer),
+            };
+            match epoch {
+                Ok(Some(epoch)) => epochs.push((w.server, epoch)),
+                Ok(None) => log::debug!("{}: the PCP server answers NAT-PMP only now", w.server),
+                Err(e) => log::debug!("{}: no epoch this look: {}", w.server, no_answer(&e)),
+            }
+        }
+        let local_v6 = watch[Family::V6 as usize].and_then(|w| match crate::gateway::local_addr_toward(Family::V6, w.server, server_scope(w.server)) {
+            Ok(IpAddr::V6(now)) => Some((w.server, now)),
+            _ => None,
+        });
+        (restarted, epochs, local_v6)
     }
+}
+
+/// Whether two local addresses are on the same interface (unknown: no).
+fn same_interface(a: IpAddr, b: IpAddr) -> bool {
+    matches!((crate::platform::interface_of(a), crate::platform::interface_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// For `release`'s workaround: remove an IPv6 pinhole by its tuple through UPnP on `gateway`.
@@ -303,7 +390,7 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
     };
     pc.server = Some(server);
     let mut said = Vec::new();
-    match net::announce(client, server, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+    match net::announce(client, server, &budget.capped(crate::limits::PCP_PROBE_BOUND)) {
         Ok(a) => match a.answer {
             Some(epoch) => {
                 pc.pcp_epoch = Some(epoch);
@@ -314,7 +401,7 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
         Err(e) => said.push(format!("no PCP ({})", no_answer(&e))),
     }
     if let (IpAddr::V4(local), SocketAddr::V4(server4)) = (client, server) {
-        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_RACE_BOUND)) {
+        match net::natpmp_address(local, server4, &Schedule::RFC6886, &budget.capped(crate::limits::PCP_PROBE_BOUND)) {
             Ok(a) if a.answer.verdict() == Verdict::Granted => {
                 pc.natpmp_external = Some(a.answer.external);
                 said.push(format!("NAT-PMP (external address {})", a.answer.external));
@@ -325,4 +412,29 @@ pub(crate) fn probe(family: Family, budget: &Budget) -> PortControl {
     }
     pc.message = said.join("; ");
     pc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn listener() -> AnnounceListener {
+        AnnounceListener { key: ("192.168.77.1:5351".parse().unwrap(), "192.168.77.100".parse().unwrap()), watch: None, acted: None }
+    }
+
+    #[test]
+    fn repeats_of_an_announce_acted_on_are_not_a_new_restart_but_a_later_or_reset_one_is() {
+        let mut l = listener();
+        let t0 = Instant::now();
+        assert!(l.is_new_restart(3, t0), "the first ANNOUNCE is a restart");
+        // The same run (epoch counting with the clock), within the window: repeats, a flood.
+        assert!(!l.is_new_restart(3, t0));
+        assert!(!l.is_new_restart(13, t0 + Duration::from_secs(10)));
+        // The epoch went back within the window: the server restarted again.
+        assert!(l.is_new_restart(1, t0 + Duration::from_secs(20)));
+        // Past the window, an ANNOUNCE counts even with a consistent epoch (a daemon restart
+        // that keeps the system's uptime as its epoch).
+        assert!(l.is_new_restart(2 + 61, t0 + Duration::from_secs(20 + 61)));
+    }
 }

@@ -259,6 +259,7 @@ impl UpnpRoute {
             (None, IpAddr::V4(ip)) => ip,
             (None, IpAddr::V6(_)) => return Err(Error::InvalidArgument("IPv4 gateway reached over IPv6".into())),
         };
+        let gw = &asked_from(gw, IpAddr::V4(internal_client));
         let external_ip = match gw.external_address(budget)? {
             ExternalAddress::None | ExternalAddress::V4(_, V4Class::Unspecified) => {
                 // miniupnpd answers empty when its WAN address is reserved (behind CGNAT) and
@@ -319,6 +320,7 @@ impl UpnpRoute {
             (None, IpAddr::V6(ip)) => ip,
             (None, IpAddr::V4(_)) => return Err(Error::InvalidArgument("IPv6 gateway reached over IPv4".into())),
         };
+        let gw = &asked_from(gw, IpAddr::V6(internal_client));
         fl.internal = Some(SocketAddr::from((internal_client, req.internal_port)));
         let pinhole = Pinhole {
             remote_host: None,
@@ -536,7 +538,7 @@ impl UpnpRoute {
         }
         let budget = Budget::new(SSDP_PROBE_WAIT, &self.stop);
         let probed = probe.iter().zip(crate::transport::probe::probe(probe, &budget)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
-        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new() }
+        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
     }
 }
 
@@ -558,4 +560,17 @@ fn status_for(family: Family, e: &Error) -> PortStatus {
         (Family::V6, e) if e.fault() == Some(Fault::PinholesNotAllowed) => PortStatus::NotAllowed,
         _ => PortStatus::Failed,
     }
+}
+
+/// The gateway to ask for `internal_client`: from that address when it is another of this
+/// host's own (a router in secure mode, as miniupnpd is by default, refuses a mapping or
+/// pinhole for any address but the asker's: 606), so its add, renewals and delete all go from
+/// it. An address that is not this host's is asked from discovery's choice, as before (a
+/// router not in secure mode may map another device).
+fn asked_from(gw: &Gateway, internal_client: IpAddr) -> Gateway {
+    if internal_client == gw.local_addr || !crate::platform::is_local_address(internal_client) {
+        return gw.clone();
+    }
+    log::debug!("{}: asking from {internal_client}, the address named (discovery chose {})", gw.family, gw.local_addr);
+    Gateway { local_addr: internal_client, ..gw.clone() }
 }

@@ -13,6 +13,14 @@ pub enum Family {
 }
 
 impl Family {
+    /// The other family.
+    pub fn other(self) -> Family {
+        match self {
+            Family::V4 => Family::V6,
+            Family::V6 => Family::V4,
+        }
+    }
+
     /// The family of an address.
     pub fn of(ip: &std::net::IpAddr) -> Family {
         if ip.is_ipv4() {

@@ -63,6 +63,18 @@ enum class Route : uint32_t {
   NatPmp = PORTOPEN_ROUTE_NAT_PMP,
 };
 
+/// A set of routes: RouteFlag bits OR-ed together (see portopen_route_flag).
+using RouteSet = uint8_t;
+enum class RouteFlag : uint8_t {
+  Upnp = PORTOPEN_ROUTE_FLAG_UPNP,
+  Pcp = PORTOPEN_ROUTE_FLAG_PCP,
+  NatPmp = PORTOPEN_ROUTE_FLAG_NAT_PMP,
+};
+inline RouteSet operator|(RouteFlag a, RouteFlag b) { return static_cast<RouteSet>(static_cast<uint8_t>(a) | static_cast<uint8_t>(b)); }
+inline RouteSet operator|(RouteSet a, RouteFlag b) { return static_cast<RouteSet>(a | static_cast<uint8_t>(b)); }
+/// Is `flag` in `set`?
+inline bool has(RouteSet set, RouteFlag flag) { return (set & static_cast<uint8_t>(flag)) != 0; }
+
 /// Where one family of a lease stands (see portopen_port_status for each value).
 enum class PortStatus : uint32_t {
   NotRequested = PORTOPEN_PORT_STATUS_NOT_REQUESTED,
@@ -232,6 +244,7 @@ struct Config {
   bool no_default_gateway = false;
   bool manual_renew = false;  ///< no renewal thread: call Client::renew_due yourself
   Route route = Route::None;  ///< use this route only (None: PCP/NAT-PMP raced with UPnP)
+  RouteSet routes = 0;        ///< or these routes, raced (RouteFlag::Upnp | RouteFlag::Pcp); 0: see route
 };
 
 /// What to open. internal_port is required; both families by default.
@@ -305,10 +318,21 @@ struct Event {
   }
 };
 
-/// Result of Client::check.
+/// Result of Client::check_router (see portopen_check_info for each field).
 struct CheckReport {
-  Grade grade = Grade::D;
-  std::string json;  ///< the evidence, one JSON object
+  Grade grade = Grade::D;  ///< the working group's grade, over UPnP only
+  std::string json;        ///< the evidence, one JSON object (its "verdict" says it in words)
+  RouteSet v6_routes = 0;  ///< the routes whose trial opened IPv6 (0: none could)
+  RouteSet v4_routes = 0;  ///< the routes whose trial opened IPv4 with a public address
+  RouteSet v6_speaks = 0;  ///< the routes that answered over IPv6
+  RouteSet v4_speaks = 0;  ///< the routes that answered over IPv4
+  uint8_t v6_igd_version = 0;
+  uint8_t v4_igd_version = 0;
+  bool v6_open_already = false;  ///< the router's IPv6 firewall is off
+  uint8_t pcp_version = 0;       ///< 2 when PCP answered, else 0
+  uint32_t v6_pcp_epoch = 0;
+  uint32_t v4_pcp_epoch = 0;
+  Address natpmp_external;  ///< NAT-PMP's external IPv4 address; empty when it did not answer
 };
 
 /// A gateway found by discovery: an immutable snapshot. Move-only; freed by the destructor.
@@ -524,7 +548,7 @@ class Client {
     c.no_multicast = config.no_multicast ? 1 : 0;
     c.no_default_gateway = config.no_default_gateway ? 1 : 0;
     c.manual_renew = config.manual_renew ? 1 : 0;
-    c.route = static_cast<uint8_t>(config.route);
+    c.route = config.routes != 0 ? config.routes : static_cast<uint8_t>(config.route);
     portopen_client *raw = nullptr;
     status = portopen_client_new(&c, &raw);
     if (status != PORTOPEN_STATUS_OK) return Error::last(status);
@@ -616,16 +640,33 @@ class Client {
     return Result<void>();
   }
 
-  /// Grade the router on `port` (0: one picked for this process): portopen_client_check.
-  /// Blocks. (Not named `check`: Unreal defines a `check()` macro.)
+  /// Check the router with a trial on `port` (0: one picked for this process) through each
+  /// route the config allows: its grade, the routes it speaks and through which each family
+  /// opens (portopen_client_check_routes). Blocks. (Not named `check`: Unreal defines a
+  /// `check()` macro.)
   Result<CheckReport> check_router(uint16_t port = 0) const {
     if (!raw_) return detail::empty_handle("Client");
-    uint32_t grade = 0;
+    portopen_check_info c{};
+    c.struct_size = sizeof c;
     char *json = nullptr;
-    portopen_status status = portopen_client_check(raw_, port, &grade, &json);
+    portopen_status status = portopen_client_check_routes(raw_, port, &c, &json);
     Result<std::string> text = detail::take_string(status, json);
     if (!text) return text.error();
-    return CheckReport{static_cast<Grade>(grade), std::move(*text)};
+    CheckReport out;
+    out.grade = static_cast<Grade>(c.grade);
+    out.json = std::move(*text);
+    out.v6_routes = c.v6_routes;
+    out.v4_routes = c.v4_routes;
+    out.v6_speaks = c.v6_speaks;
+    out.v4_speaks = c.v4_speaks;
+    out.v6_igd_version = c.v6_igd_version;
+    out.v4_igd_version = c.v4_igd_version;
+    out.v6_open_already = c.v6_open_already != 0;
+    out.pcp_version = c.pcp_version;
+    out.v6_pcp_epoch = c.v6_pcp_epoch;
+    out.v4_pcp_epoch = c.v4_pcp_epoch;
+    out.natpmp_external = Address(c.natpmp_external);
+    return out;
   }
 
   /// Remove what an earlier run left open (journal); how many were removed. Blocks.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use portopen::json::Json as J;
 use portopen::{
-    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Route,
-    Routes, V4Class,
+    CancelToken, CheckReport, Client, ClientConfig, Error, Event, ExternalAddress, Family, FamilyLease, Gateway, LeaseInfo, OpenRequest, Protocol, Routes,
+    V4Class,
 };
 
 // ---- output that never panics ------------------------------------------------------------
@@ -57,7 +57,8 @@ commands:
                       remove this host's mapping and pinhole of that port
   close --journal F   remove what a killed run listed in journal F
   list                IPv4 port mappings on the router
-  check               grade the router (A/B/C/D) with the evidence
+  check               which routes the router speaks, through which each family opens
+                        (a trial on each, removed at once), and its UPnP grade (A/B/C/D)
   version
 
 options:
@@ -68,8 +69,8 @@ options:
                         too, port 1900 unless given); default: the default gateway's
   --no-multicast        only unicast searches (--router, default gateway)
   --interface NAME      search on this interface only (repeatable; it must be up, with an address)
-  --route upnp|pcp|natpmp
-                        use this route to the router only (default: PCP/NAT-PMP raced with UPnP)
+  --route R[,R...]      use only these routes to the router: upnp, pcp, natpmp, comma-separated
+                        (default: all, PCP/NAT-PMP raced with UPnP); check tries only these
   --json                machine-readable output (one JSON value per line)
   -v, -vv               log to stderr (info, debug)
 open:
@@ -81,7 +82,7 @@ open:
                         next start. A journal that cannot be written fails the open.
   --cache F             gateway cache file (skip discovery when the router is unchanged)
 check:
-  --port P              port of the trial pinhole and mapping";
+  --port P              port of every trial (pinhole, mapping, PCP/NAT-PMP map)";
 
 const COMMANDS: [&str; 8] = ["discover", "status", "open", "close", "list", "check", "clean", "version"];
 
@@ -167,8 +168,7 @@ fn parse_args(raw: &[String]) -> Result<Args, String> {
             "--no-multicast" => a.config.discovery.multicast = false,
             "--route" => {
                 let text = value(&mut it, arg)?;
-                let route = Route::parse(text).ok_or_else(|| format!("--route: '{text}' is not upnp, pcp or natpmp"))?;
-                a.config.routes = Routes::only(route);
+                a.config.routes = Routes::parse(text).map_err(|e| format!("--route: {e}"))?;
             }
             "--interface" => {
                 let name = value(&mut it, arg)?;
@@ -395,7 +395,18 @@ fn event_json(e: &Event) -> J {
 }
 
 fn print_check(r: &CheckReport) {
-    out!("grade {}: {}", r.grade.letter(), r.grade.meaning());
+    out!("{}", r.verdict);
+    for (family, pc) in [(Family::V6, &r.v6_port_control), (Family::V4, &r.v4_port_control)] {
+        let speaks: Vec<&str> = r.speaks(family).iter().map(|route| route.name()).collect();
+        let speaks = if speaks.is_empty() { "nothing".to_string() } else { speaks.join(", ") };
+        out!("  {family}: the router speaks {speaks}");
+        let server = pc.spoken.server.map_or_else(|| "no server".to_string(), |s| s.to_string());
+        out!("  {family} PCP/NAT-PMP ({server}): {}", pc.spoken.message);
+        if let Some(t) = &pc.trial {
+            out!("  {family} {} trial: {} ({:.1} ms)", t.route, t.detail, t.millis);
+        }
+    }
+    out!("UPnP grade {}: {}", r.grade.letter(), r.grade.meaning());
     out!("  because: {}", r.reason);
     for (name, gw, err) in [("IPv6", &r.v6_gateway, &r.v6_discovery_error), ("IPv4", &r.v4_gateway, &r.v4_discovery_error)] {
         match (gw, err) {

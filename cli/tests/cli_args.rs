@@ -117,3 +117,41 @@ fn help_is_help_wherever_it_is_asked_for() {
         assert!(text(&out.stdout).starts_with("usage: portopen"), "{args:?}");
     }
 }
+
+#[test]
+fn route_takes_a_comma_list_of_known_routes_each_once() {
+    refused(&["open", "udp", "40000", "--route", "igd"], "--route: 'igd' is not upnp, pcp or natpmp");
+    refused(&["open", "udp", "40000", "--route", "upnp,igd"], "--route: 'igd' is not upnp, pcp or natpmp");
+    refused(&["check", "--route", "pcp,upnp,PCP"], "--route: 'pcp' is named twice");
+    refused(&["check", "--route", "upnp,"], "--route: '' is not upnp, pcp or natpmp");
+    refused(&["check", "--route", ""], "--route: '' is not upnp, pcp or natpmp");
+    refused(&["check", "--route"], "--route needs a value");
+}
+
+#[test]
+fn check_tries_only_the_routes_named() {
+    // An empty namespace: no gateway and no default route, so nothing answers; what the report
+    // says was not tried is what --route left out.
+    let Some(out) = cli(&["--json", "--timeout", "200", "check", "--route", "pcp"]) else { return };
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("{\"type\":\"check\",\"grade\":\"D\""), "{stdout}");
+    assert!(stdout.contains("\"reason\":\"UPnP was not tried: the routes allowed are pcp\""), "{stdout}");
+    assert!(stdout.contains("\"v6_discovery_error\":\"not tried: the routes allowed (pcp) exclude UPnP\""), "{stdout}");
+    assert!(stdout.contains("\"routes_allowed\":[\"pcp\"],\"verdict\":\"no port can be opened through the routes tried (pcp)\""), "{stdout}");
+    assert!(stdout.contains("\"v6_routes\":[],\"v4_routes\":[]"), "{stdout}");
+
+    let Some(out) = cli(&["--json", "--timeout", "200", "check", "--route", "upnp,natpmp"]) else { return };
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("\"routes_allowed\":[\"upnp\",\"natpmp\"]"), "{stdout}");
+    assert!(stdout.contains("\"message\":\"not tried: the routes allowed (upnp,natpmp) exclude PCP (NAT-PMP is IPv4 only)\""), "{stdout}");
+    assert!(stdout.contains("\"reason\":\"no UPnP gateway answered discovery over IPv4 or IPv6\""), "{stdout}");
+
+    // The words: the verdict first, then what each family's routes said, then the UPnP grade.
+    let Some(out) = cli(&["--timeout", "200", "check", "--route", "upnp,pcp"]) else { return };
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"no port can be opened through the routes tried (upnp,pcp)"), "{stdout}");
+    assert!(lines.contains(&"  IPv6: the router speaks nothing"), "{stdout}");
+    assert!(lines.contains(&"UPnP grade D: no answer to discovery"), "{stdout}");
+}

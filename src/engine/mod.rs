@@ -21,15 +21,16 @@ mod task;
 mod tests;
 mod timer;
 
-use core::net::{IpAddr, SocketAddr};
+use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, EventKind};
 use crate::lease::{FamilyLease, LeaseInfo, OpenRequest, PortStatus};
 use crate::limits::WATCH_INTERVAL;
+use crate::parse::pcp::epoch_lost_state;
 use crate::parse::url::HttpUrl;
-use crate::pcp_mapping::PcpMapping;
+use crate::pcp_mapping::{PcpMapping, PcpWatch};
 use crate::persist::JournalEntry;
 use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
@@ -263,7 +264,7 @@ impl Engine {
         let mut v6_gateways: Vec<crate::gateway::Gateway> = Vec::new();
         let mut notify: [Option<crate::gateway::Gateway>; 2] = [None, None];
         let mut probe: Vec<crate::gateway::Gateway> = Vec::new();
-        let mut announce: [Option<(SocketAddr, IpAddr)>; 2] = [None, None];
+        let mut announce: [Option<PcpWatch>; 2] = [None, None];
         for entry in self.leases.values() {
             for family in FAMILIES {
                 let slot = entry.slot_ref(family);
@@ -272,7 +273,7 @@ impl Engine {
                 }
                 if let Some(Holding::Pcp { mapping }) = &slot.holding {
                     // The server this family's PCP leases are held on (the first one).
-                    announce[family as usize].get_or_insert((mapping.server, mapping.client));
+                    announce[family as usize].get_or_insert(mapping.watch());
                     continue;
                 }
                 let Some(gateway) = slot.holding.as_ref().and_then(Holding::gateway) else { continue };
@@ -327,6 +328,7 @@ impl Engine {
                         *confirmed = true;
                     }
                     slot.state = LeaseState::Held { due: Some(now + renew_interval(secs)) };
+                    slot.good_at = Some(now);
                     entry.info.family_mut(*family).lease_secs = secs;
                     self.close_if_pending(*lease, *family)
                 }
@@ -341,7 +343,12 @@ impl Engine {
                     self.gone(*lease, *family, reason, Vec::new())
                 }
             },
-            (Task::Renew { lease, family, .. }, Outcome::Renewed { lease_secs }) => {
+            (Task::Renew { lease, family, rebuild, .. }, Outcome::Renewed { lease_secs }) => {
+                if *rebuild {
+                    if let Some(entry) = self.leases.get_mut(lease) {
+                        entry.slot(*family).made_at = Some(now);
+                    }
+                }
                 self.renewed(*lease, *family, lease_secs, None, now);
                 self.close_if_pending(*lease, *family)
             }
@@ -355,7 +362,8 @@ impl Engine {
                     // router that stopped answering may still hold it: the journal keeps it.)
                     self.journal.set(*lease, *family, None);
                     if let Holding::Pinhole { gateway, .. } = holding {
-                        self.repair_mappings(*lease, gateway, now);
+                        let good_at = self.leases.get(lease).and_then(|e| e.slot_ref(*family).good_at);
+                        self.repair_mappings(*lease, gateway, good_at, now);
                     }
                 }
                 self.gone(*lease, *family, reason, first)
@@ -386,19 +394,31 @@ impl Engine {
             }
             (Task::Renew { lease, family, .. }, Outcome::Refreshed { mapping, lost_state }) => {
                 let server = mapping.server;
-                self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
                 if lost_state {
+                    // It was gone until this refresh re-made it: said as lost, then recovered.
                     log::info!("lease {lease} {family}: the PCP server {server} lost its state (epoch): re-making everything held there");
-                    self.due_on_server(server, now, Some((*lease, *family)));
+                    let why = format!("the router's epoch ({}) says it restarted and lost its mappings: re-making it", mapping.epoch);
+                    self.mark_lost(*lease, *family, why.clone());
+                    self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
+                    self.server_lost_state(server, &why, now, Some((*lease, *family)), |_| true);
+                } else {
+                    self.renewed(*lease, *family, mapping.lifetime_granted, Some(mapping), now);
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced }) => {
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
+                if let Some((server, address)) = pcp_local_v6 {
+                    self.pcp_address_changed(server, address, now);
+                }
                 for server in announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
-                    self.due_on_server(server, now, None);
+                    self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
+                }
+                for (server, epoch) in epochs {
+                    let why = format!("the router's epoch ({epoch}) says it restarted and lost its mappings: re-making it");
+                    self.server_lost_state(server, &why, now, None, |m| epoch_lost_state(m.epoch, epoch, now.saturating_duration_since(m.answered_at)));
                 }
                 Vec::new()
             }
@@ -416,19 +436,28 @@ impl Engine {
     /// epoch: it replaces the holding (and its journal line).
     fn renewed(&mut self, lease: u64, family: Family, lease_secs: u32, mapping: Option<PcpMapping>, now: Instant) {
         let Some(entry) = self.leases.get_mut(&lease) else { return };
+        // Refreshed, but lost until the re-creation that comes next: nothing to say yet.
+        let still_lost = entry.slot(family).lost && entry.slot(family).repair;
         let fl = entry.info.family_mut(family);
-        fl.status = PortStatus::Open;
+        if !still_lost {
+            fl.status = PortStatus::Open;
+            fl.message.clear();
+        }
         fl.lease_secs = lease_secs;
         if let Some(m) = &mapping {
             fl.external = Some(m.external);
             fl.route = Some(m.route);
         }
         fl.upnp_code = None;
-        fl.message.clear();
         let snapshot = fl.clone();
         let slot = entry.slot(family);
-        let kind = if slot.lost { EventKind::Recovered } else { EventKind::Renewed };
-        slot.lost = false;
+        let kind = match (still_lost, slot.lost) {
+            (true, _) => None,
+            (false, true) => Some(EventKind::Recovered),
+            (false, false) => Some(EventKind::Renewed),
+        };
+        slot.lost = still_lost;
+        slot.good_at = Some(now);
         slot.backoff = Duration::ZERO;
         if let Some(mapping) = mapping {
             slot.holding = Some(Holding::Pcp { mapping });
@@ -443,7 +472,9 @@ impl Engine {
             let held = slot.holding.clone();
             self.journal.set(lease, family, held.as_ref());
         }
-        self.emit(lease, kind, &snapshot);
+        if let Some(kind) = kind {
+            self.emit(lease, kind, &snapshot);
+        }
     }
 
     fn opened(&mut self, lease: u64, family: Family, fl: FamilyLease, holding: Option<Holding>, now: Instant) -> Vec<Task> {
@@ -464,6 +495,9 @@ impl Engine {
                 None => LeaseState::Idle,
             };
             slot.holding = holding;
+            if slot.holding.is_some() {
+                (slot.made_at, slot.good_at) = (Some(now), Some(now));
+            }
             self.journal.set(lease, family, slot.holding.as_ref());
             *entry.info.family_mut(family) = fl.clone();
             let kind = if fl.status.is_open() { EventKind::Opened } else { EventKind::Failed };
@@ -472,6 +506,7 @@ impl Engine {
             // The journal now names the new holding; the old one is gone from the router.
             slot.state = LeaseState::Held { due: holding.as_ref().and_then(|h| first_due(h, &fl)) };
             slot.holding = holding;
+            (slot.made_at, slot.good_at) = (Some(now), Some(now));
             slot.lost = false;
             slot.backoff = Duration::ZERO;
             self.journal.set(lease, family, slot.holding.as_ref());
@@ -505,17 +540,8 @@ impl Engine {
             tasks.extend(self.begin_close(lease, family));
             return tasks;
         }
-        if !slot.lost {
-            slot.lost = true;
-            let fl = entry.info.family_mut(family);
-            fl.status = PortStatus::Lost;
-            fl.message = reason;
-            let snapshot = fl.clone();
-            log::info!("lease {lease} {family}: lost: {}", snapshot.message);
-            self.emit(lease, EventKind::Lost, &snapshot);
-        }
-        let entry = self.leases.get_mut(&lease).expect("present above");
-        entry.slot(family).state = LeaseState::Opening;
+        slot.state = LeaseState::Opening;
+        self.mark_lost(lease, family, reason);
         let mut tasks = first;
         tasks.extend(self.open_tasks(lease, family));
         tasks
@@ -529,7 +555,12 @@ impl Engine {
     /// UDN; a gateway known without one: the same lease) is re-created now. After a reboot the
     /// delete answers 714 and the add re-creates it: no harm. A flush that empties only the
     /// IPv4 chains, on a router holding no pinhole of ours, cannot be seen through UPnP.
-    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, now: Instant) {
+    ///
+    /// A mapping made before the pinhole was last known good had its rule flushed with the
+    /// pinhole's (the flush came after): it is said lost until re-created. One made since may
+    /// have been made after the flush: re-created all the same, with nothing said.
+    fn repair_mappings(&mut self, lease: u64, v6_gateway: &crate::gateway::Gateway, v6_good_at: Option<Instant>, now: Instant) {
+        let mut repaired = Vec::new();
         for (id, entry) in self.leases.iter_mut() {
             let slot = entry.slot(Family::V4);
             let Some(Holding::Mapping { gateway, .. }) = &slot.holding else { continue };
@@ -543,26 +574,71 @@ impl Engine {
             if let LeaseState::Held { .. } = slot.state {
                 slot.state = LeaseState::Held { due: Some(now) };
             }
+            if matches!((slot.made_at, v6_good_at), (Some(made), Some(good)) if made <= good) {
+                repaired.push(*id);
+            }
+        }
+        for id in repaired {
+            self.mark_lost(id, Family::V4, "the router dropped its rules without a word (a firewall reload?): re-creating the mapping".into());
         }
     }
 
-    /// Everything held on PCP server `server` and not already being acted on is renewed now
-    /// (the server restarted: a refresh with the same nonce re-makes each mapping), but for
-    /// `except`, whose answer just re-made it.
-    fn due_on_server(&mut self, server: SocketAddr, now: Instant, except: Option<(u64, Family)>) {
+    /// The PCP/NAT-PMP server `server` lost its state (it announced a restart, or its epoch
+    /// says so): each mapping held there, not already being acted on, that `lost` (given the
+    /// mapping) confirms, is reported lost and refreshed now, but for `except` (whose answer
+    /// just re-made it). A refresh with the same nonce re-makes it, and `renewed` reports it
+    /// recovered.
+    fn server_lost_state(&mut self, server: SocketAddr, why: &str, now: Instant, except: Option<(u64, Family)>, lost: impl Fn(&PcpMapping) -> bool) {
+        let mut found = Vec::new();
         for (id, entry) in self.leases.iter_mut() {
             for family in FAMILIES {
+                let slot = entry.slot(family);
+                let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
                 if except == Some((*id, family)) {
                     continue;
                 }
-                let slot = entry.slot(family);
-                if let (LeaseState::Held { .. }, Some(s)) = (slot.state, slot.holding.as_ref().and_then(Holding::pcp_server)) {
-                    if s == server {
-                        slot.state = LeaseState::Held { due: Some(now) };
-                    }
+                if mapping.server == server && lost(mapping) {
+                    slot.state = LeaseState::Held { due: Some(now) };
+                    found.push((*id, family));
                 }
             }
         }
+        for (id, family) in found {
+            self.mark_lost(id, family, why.to_string());
+        }
+    }
+
+    /// This host's IPv6 address toward the PCP server `server` is now `address`: each pinhole
+    /// held there for another address, whose lease follows the host's address (none was
+    /// named), is renewed now (the renewal finds it moved).
+    fn pcp_address_changed(&mut self, server: SocketAddr, address: Ipv6Addr, now: Instant) {
+        for (id, entry) in self.leases.iter_mut() {
+            if entry.request.internal_v6.is_some() {
+                continue;
+            }
+            let slot = entry.slot(Family::V6);
+            let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
+            if mapping.server == server && mapping.client != IpAddr::V6(address) {
+                log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
+                slot.state = LeaseState::Held { due: Some(now) };
+            }
+        }
+    }
+
+    /// Report a family lost (once, until it is recovered): status, reason, event.
+    fn mark_lost(&mut self, lease: u64, family: Family, reason: String) {
+        let Some(entry) = self.leases.get_mut(&lease) else { return };
+        let slot = entry.slot(family);
+        if slot.lost {
+            return;
+        }
+        slot.lost = true;
+        let fl = entry.info.family_mut(family);
+        fl.status = PortStatus::Lost;
+        fl.message = reason;
+        let snapshot = fl.clone();
+        log::info!("lease {lease} {family}: lost: {}", snapshot.message);
+        self.emit(lease, EventKind::Lost, &snapshot);
     }
 
     fn close_if_pending(&mut self, lease: u64, family: Family) -> Vec<Task> {

@@ -44,14 +44,6 @@ impl Holding {
     pub(crate) fn is_held(&self) -> bool {
         !matches!(self, Holding::Nothing)
     }
-
-    /// The PCP/NAT-PMP server it is held on (None: held through UPnP, or nothing).
-    pub(crate) fn pcp_server(&self) -> Option<std::net::SocketAddr> {
-        match self {
-            Holding::Pcp { mapping } => Some(mapping.server),
-            _ => None,
-        }
-    }
 }
 
 /// Where one family of a lease stands.
@@ -105,6 +97,10 @@ pub(crate) struct Slot {
     /// The router lost rules behind its daemon's back (see `Engine::repair_mappings`): the
     /// next renewal re-creates the mapping (delete, then add) instead of refreshing it.
     pub repair: bool,
+    /// When the router made the current holding (its open, or its re-creation).
+    pub made_at: Option<Instant>,
+    /// When the router last said it holds it (open, read-back, renewal).
+    pub good_at: Option<Instant>,
 }
 
 impl Slot {
@@ -116,6 +112,8 @@ impl Slot {
             lost: false,
             close_pending: false,
             repair: false,
+            made_at: None,
+            good_at: None,
         }
     }
 }

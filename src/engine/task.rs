@@ -1,15 +1,15 @@
 //! What the engine asks the driver to do (a `Task`), and what the driver reports back (an
 //! `Outcome`). A task is one step against the router; how it is performed (UPnP today, a PCP
-//! route tomorrow) is the driver's business, what it means is the engine's.
+//! route) is the driver's business, what it means is the engine's.
 
-use core::net::{IpAddr, Ipv6Addr, SocketAddr};
+use core::net::{Ipv6Addr, SocketAddr};
 
 use super::state::Holding;
 use crate::error::Error;
 use crate::gateway::Gateway;
 use crate::lease::{FamilyLease, OpenRequest};
 use crate::parse::url::HttpUrl;
-use crate::pcp_mapping::PcpMapping;
+use crate::pcp_mapping::{PcpMapping, PcpWatch};
 use crate::persist::JournalEntry;
 use crate::transport::probe::DeviceAnswer;
 use crate::types::Family;
@@ -39,9 +39,9 @@ pub(crate) enum Task {
     ForgetGateway { gateway: Gateway },
     /// The look between renewals: this host's IPv6 address toward `v6_gateways`, the routers'
     /// NOTIFYs (per family: the gateway to listen to, None: stop listening), one unicast search
-    /// to each gateway in `probe` (every gateway something is held on), and the PCP ANNOUNCEs
-    /// (per family: the PCP server and the local address held there).
-    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway>, announce: [Option<(SocketAddr, IpAddr)>; 2] },
+    /// to each gateway in `probe` (every gateway something is held on), and per family the PCP
+    /// or NAT-PMP server something is held on: its ANNOUNCEs heard, its epoch asked.
+    Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway>, announce: [Option<PcpWatch>; 2] },
 }
 
 impl Task {
@@ -81,8 +81,18 @@ pub(crate) enum Outcome {
     Released(Result<(), Error>),
     /// `Look`: this host's IPv6 address toward each gateway looked at, the gateways that
     /// announced a new boot, what each probed gateway (by its LOCATION when probed) answered
-    /// (a gateway that did not answer is absent), and the PCP servers that sent an ANNOUNCE.
-    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)>, announced: Vec<SocketAddr> },
+    /// (a gateway that did not answer is absent), the PCP servers that announced a restart (an
+    /// ANNOUNCE from the server, or from the other family's server on the same link: one
+    /// router), the epoch each watched PCP/NAT-PMP server answered now, and this host's IPv6
+    /// address toward the watched IPv6 PCP server now.
+    Looked {
+        local_v6: Vec<(HttpUrl, Ipv6Addr)>,
+        rebooted: Vec<(Family, HttpUrl)>,
+        probed: Vec<(HttpUrl, DeviceAnswer)>,
+        announced: Vec<SocketAddr>,
+        epochs: Vec<(SocketAddr, u32)>,
+        pcp_local_v6: Option<(SocketAddr, Ipv6Addr)>,
+    },
     /// `Discard`, `ForgetGateway`: done.
     Done,
 }

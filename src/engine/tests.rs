@@ -143,7 +143,7 @@ impl Router {
             Task::Look { probe, .. } => {
                 let answer = |gw: &Gateway| DeviceAnswer { boot_id: Some(self.boot_id), location: self.found(gw.family).location };
                 let probed = if self.silent { Vec::new() } else { probe.iter().map(|gw| (gw.location.clone(), answer(gw))).collect() };
-                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, announced: Vec::new() }
+                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
             }
         }
     }
@@ -317,6 +317,8 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
                 rebooted: vec![(Family::V4, gateway(Family::V4).location)],
                 probed: Vec::new(),
                 announced: Vec::new(),
+                epochs: Vec::new(),
+                pcp_local_v6: None,
             })
         }
         _ => None,
@@ -441,9 +443,14 @@ fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     sim.host_v6 = new_v6;
     let location = gateway(Family::V6).location;
     sim.run_until(secs(120), &mut |task, _| match task {
-        Task::Look { .. } => {
-            Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new() })
-        }
+        Task::Look { .. } => Some(Outcome::Looked {
+            local_v6: vec![(location.clone(), new_v6)],
+            rebooted: Vec::new(),
+            probed: Vec::new(),
+            announced: Vec::new(),
+            epochs: Vec::new(),
+            pcp_local_v6: None,
+        }),
         _ => None,
     });
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
@@ -486,7 +493,8 @@ fn a_pinhole_gone_without_a_reboot_makes_the_mapping_on_that_router_be_re_create
         .collect();
     assert_eq!(v4, [(secs(300), false), (secs(300), true)], "refreshed, then re-created (delete + add) in the same round");
     assert_eq!(sim.kinds(Family::V6), [EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
-    assert_eq!(sim.kinds(Family::V4), [EventKind::Opened, EventKind::Renewed, EventKind::Renewed]);
+    // Its forwarding rule went with the pinhole's: lost until re-created.
+    assert_eq!(sim.kinds(Family::V4), [EventKind::Opened, EventKind::Renewed, EventKind::Lost, EventKind::Recovered]);
     // Afterwards, plain refreshes again at half the lease.
     sim.healthy(secs(601));
     assert_eq!(sim.renewals(Family::V4).last(), Some(&secs(600)));
@@ -784,12 +792,18 @@ fn an_epoch_that_shows_lost_state_refreshes_everything_held_on_that_server_at_on
     sim.run_until(secs(661), &mut answer);
     let renewals = sim.renewals(Family::V4);
     assert_eq!(renewals, vec![secs(660), secs(660)], "the second lease (due at 760 s) is refreshed with the first");
+    let kinds: Vec<(u64, EventKind)> = sim.events.iter().filter(|e| e.kind != EventKind::Opened).map(|e| (e.lease_id, e.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![(first, EventKind::Lost), (first, EventKind::Recovered), (_second, EventKind::Lost), (_second, EventKind::Recovered)],
+        "each was gone until its refresh re-made it"
+    );
 }
 
 #[test]
-fn an_announce_heard_in_the_look_refreshes_what_is_held_on_that_server_now() {
+fn an_announce_heard_in_the_look_reports_what_is_held_on_that_server_lost_and_re_makes_it_now() {
     let mut sim = Sim::new();
-    open_through_pcp(&mut sim, &request(3600));
+    let id = open_through_pcp(&mut sim, &request(3600));
     let v4_server: SocketAddr = "192.168.77.1:5351".parse().unwrap();
     // The first look (right after opening) hears nothing; the next one hears an ANNOUNCE.
     let mut looks = 0;
@@ -797,7 +811,7 @@ fn an_announce_heard_in_the_look_refreshes_what_is_held_on_that_server_now() {
         Task::Look { .. } => {
             looks += 1;
             let announced = if looks == 2 { vec![v4_server] } else { Vec::new() };
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced })
+            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced, epochs: Vec::new(), pcp_local_v6: None })
         }
         _ => None,
     };
@@ -805,9 +819,78 @@ fn an_announce_heard_in_the_look_refreshes_what_is_held_on_that_server_now() {
     let Some((_, Task::Look { announce, .. })) = sim.performed.iter().find(|(_, t)| matches!(t, Task::Look { .. })) else {
         panic!("no look: {:?}", sim.performed)
     };
-    assert_eq!(announce[Family::V4 as usize], Some((v4_server, IpAddr::V4(HOST_V4))), "the look listens for ANNOUNCEs from the PCP server");
+    let watched = announce[Family::V4 as usize].expect("the look watches the IPv4 PCP server");
+    assert_eq!((watched.server, watched.client), (v4_server, IpAddr::V4(HOST_V4)), "the PCP server and the address held there");
     assert_eq!(sim.renewals(Family::V4), vec![WATCH_INTERVAL], "refreshed at the look that heard the ANNOUNCE");
+    assert_eq!(sim.kinds(Family::V4), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered], "said lost, then recovered");
+    let lost = sim.events.iter().find(|e| e.kind == EventKind::Lost).unwrap();
+    assert!(lost.message.contains("announced a restart"), "{}", lost.message);
+    assert_eq!(sim.engine.info(id).unwrap().v4.status, PortStatus::Open);
     assert_eq!(sim.renewals(Family::V6), Vec::<Duration>::new(), "another server: not touched");
+    assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened]);
+}
+
+#[test]
+fn an_epoch_probe_that_shows_a_restart_re_makes_what_is_held_there_and_a_consistent_one_changes_nothing() {
+    let mut sim = Sim::new();
+    open_through_pcp(&mut sim, &request(3600));
+    let v6_server: SocketAddr = "[2001:db8:1::1]:5351".parse().unwrap();
+    let v4_server: SocketAddr = "192.168.77.1:5351".parse().unwrap();
+    // Each look asks the epochs. The servers count on from 1000 (their epoch at the open) until
+    // 100 s; then the IPv6 one powers on again and answers a small epoch.
+    let looked = |epoch_of: &dyn Fn(SocketAddr) -> u32, announce: &[Option<crate::pcp_mapping::PcpWatch>; 2]| {
+        let epochs = announce.iter().flatten().map(|w| (w.server, epoch_of(w.server))).collect();
+        Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new(), epochs, pcp_local_v6: None })
+    };
+    // Consistent epochs until 100 s.
+    // A look every 5 s from the open: the one at `t` is performed by `run_until(t)`.
+    for t in (0..=100u32).step_by(5) {
+        let now_epoch = 1000 + t;
+        sim.run_until(secs(t.into()), &mut |task: &Task, _: &mut Router| match task {
+            Task::Look { announce, .. } => looked(&|_| now_epoch, announce),
+            _ => None,
+        });
+    }
+    assert!(sim.renewals(Family::V4).is_empty() && sim.renewals(Family::V6).is_empty(), "a consistent epoch changes nothing");
+    assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened]);
+    // The IPv6 server powered on at 102 s: at the look at 105 s its epoch is 3.
+    sim.run_until(secs(105), &mut |task: &Task, _: &mut Router| match task {
+        Task::Look { announce, .. } => looked(&|server| if server == v6_server { 3 } else { 1105 }, announce),
+        _ => None,
+    });
+    assert_eq!(sim.renewals(Family::V6), vec![secs(105)], "re-made at the look that saw the epoch");
+    assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
+    assert!(sim.renewals(Family::V4).is_empty(), "the IPv4 server ({v4_server}) kept counting: not touched");
+}
+
+#[test]
+fn a_new_host_address_toward_the_pcp_server_moves_the_pinhole_at_the_look_not_at_its_refresh() {
+    let mut sim = Sim::new();
+    open_through_pcp(&mut sim, &request(3600));
+    let v6_server: SocketAddr = "[2001:db8:1::1]:5351".parse().unwrap();
+    let new_v6 = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
+    // From 30 s the host's address toward the server is another one.
+    let mut answer = |task: &Task, _: &mut Router| match task {
+        Task::Look { .. } => Some(Outcome::Looked {
+            local_v6: Vec::new(),
+            rebooted: Vec::new(),
+            probed: Vec::new(),
+            announced: Vec::new(),
+            epochs: Vec::new(),
+            pcp_local_v6: Some((v6_server, new_v6)),
+        }),
+        Task::Renew { family: Family::V6, holding: Holding::Pcp { mapping }, .. } if mapping.client != IpAddr::V6(new_v6) => {
+            Some(Outcome::Moved { to: new_v6 })
+        }
+        _ => None,
+    };
+    sim.healthy(secs(29));
+    sim.run_until(secs(35), &mut answer);
+    assert_eq!(sim.renewals(Family::V6), vec![secs(30)], "renewed at the look that saw the new address");
+    assert!(sim.performed.iter().any(|(at, t)| *at == secs(30) && matches!(t, Task::Discard { .. })), "the old pinhole discarded");
+    assert!(sim.performed.iter().any(|(at, t)| *at == secs(30) && matches!(t, Task::Open { family: Family::V6, .. })), "opened again for the new address");
+    assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
+    assert!(sim.renewals(Family::V4).is_empty(), "IPv4 untouched");
 }
 
 #[test]

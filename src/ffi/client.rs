@@ -73,13 +73,7 @@ fn config_from_c(c: &portopen_config) -> Result<ClientConfig, Error> {
     config.cache_file = opt_str(c.cache_file, "config->cache_file")?.map(PathBuf::from);
     config.journal_file = opt_str(c.journal_file, "config->journal_file")?.map(PathBuf::from);
     config.keep_alive = c.manual_renew == 0;
-    config.routes = match c.route {
-        0 => crate::config::Routes::ALL,
-        1 => crate::config::Routes::only(crate::types::Route::Upnp),
-        2 => crate::config::Routes::only(crate::types::Route::Pcp),
-        3 => crate::config::Routes::only(crate::types::Route::NatPmp),
-        other => return Err(Error::InvalidArgument(format!("config->route must be a portopen_route value (0..=3), not {other}"))),
-    };
+    config.routes = super::types::routes_from_c(c.route)?;
     Ok(config)
 }
 

@@ -53,6 +53,54 @@ pub(crate) fn route_to_c(route: Option<crate::types::Route>) -> u32 {
     }) as u32
 }
 
+/// A set of routes: these flags OR-ed together (`portopen_config.route`, `portopen_check_info`).
+/// They sit above the `portopen_route` values (flag = 1 << (route + 3)), so one byte carries
+/// either a single route or a set.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+pub enum portopen_route_flag {
+    /// UPnP IGD.
+    Upnp = 0x10,
+    /// PCP.
+    Pcp = 0x20,
+    /// NAT-PMP.
+    NatPmp = 0x40,
+}
+
+/// The `portopen_route_flag` bits of a set of routes.
+pub(crate) fn route_flags(routes: &[crate::types::Route]) -> u8 {
+    use crate::types::Route;
+    routes.iter().fold(0, |bits, r| {
+        bits | (match r {
+            Route::Upnp => portopen_route_flag::Upnp,
+            Route::Pcp => portopen_route_flag::Pcp,
+            Route::NatPmp => portopen_route_flag::NatPmp,
+        }) as u8
+    })
+}
+
+/// `portopen_config.route`: 0 (every route), one `portopen_route` value, or a non-empty OR of
+/// `portopen_route_flag`s.
+pub(crate) fn routes_from_c(value: u8) -> Result<crate::config::Routes, Error> {
+    use crate::config::Routes;
+    use crate::types::Route;
+    const ALL_FLAGS: u8 = portopen_route_flag::Upnp as u8 | portopen_route_flag::Pcp as u8 | portopen_route_flag::NatPmp as u8;
+    match value {
+        0 => Ok(Routes::ALL),
+        1 => Ok(Routes::only(Route::Upnp)),
+        2 => Ok(Routes::only(Route::Pcp)),
+        3 => Ok(Routes::only(Route::NatPmp)),
+        flags if flags & !ALL_FLAGS == 0 => Ok(Routes {
+            upnp: flags & portopen_route_flag::Upnp as u8 != 0,
+            pcp: flags & portopen_route_flag::Pcp as u8 != 0,
+            natpmp: flags & portopen_route_flag::NatPmp as u8 != 0,
+        }),
+        other => Err(Error::InvalidArgument(format!(
+            "config->route must be 0, a portopen_route value (1..=3) or an OR of PORTOPEN_ROUTE_FLAG_* (0x10, 0x20, 0x40), not {other:#x}"
+        ))),
+    }
+}
+
 /// Where one family of a lease stands (`portopen_family_state.status`).
 #[allow(non_camel_case_types)]
 #[repr(u32)]
@@ -174,9 +222,11 @@ pub struct portopen_config {
     pub no_default_gateway: u8,
     /// Non-zero: no background renewal thread; call `portopen_client_renew_due` yourself.
     pub manual_renew: u8,
-    /// A `portopen_route` value: use this route to the router only (for support and tests).
+    /// The routes to the router this client may use (for support and tests).
     /// `PORTOPEN_ROUTE_NONE` (0, what `portopen_config_init` sets): every route, PCP/NAT-PMP
-    /// raced with UPnP per family. (This byte was `reserved`, always zero.)
+    /// raced with UPnP per family. A `portopen_route` value (1..=3): that route only. An OR of
+    /// `portopen_route_flag`s (e.g. `PORTOPEN_ROUTE_FLAG_UPNP | PORTOPEN_ROUTE_FLAG_PCP`): those
+    /// routes, raced. Anything else is INVALID_ARGUMENT. (This byte was `reserved`, always zero.)
     pub route: u8,
 }
 

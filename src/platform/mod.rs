@@ -57,6 +57,24 @@ pub struct NetInterface {
     pub v6: Vec<V6Address>,
 }
 
+/// The index of the interface holding `ip` (None: not one of this host's addresses on an up,
+/// non-loopback interface).
+pub fn interface_of(ip: IpAddr) -> Option<u32> {
+    interfaces().unwrap_or_default().iter().find(|i| has_address(i, ip)).map(|i| i.index)
+}
+
+/// Whether `ip` is one of this host's addresses (on an up, non-loopback interface).
+pub fn is_local_address(ip: IpAddr) -> bool {
+    interface_of(ip).is_some()
+}
+
+fn has_address(interface: &NetInterface, ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => interface.v4.iter().any(|(a, _)| *a == v4),
+        IpAddr::V6(v6) => interface.v6.iter().any(|a| a.ip == v6),
+    }
+}
+
 /// Up, non-loopback interfaces with at least one address. Multicast capability is not known
 /// portably; an interface that cannot multicast simply fails the send, which is logged.
 pub fn interfaces() -> io::Result<Vec<NetInterface>> {

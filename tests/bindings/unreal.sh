@@ -194,17 +194,8 @@ imported=$(cat "$WORK/wine-plugin-imported.exe-missing.log")
 echo "    imported instead of delay-loaded, the same program does not start: Wine: Library portopen.dll not found"
 
 lab_up "${PORTOPEN_LAB_PREFIX:-u}ue$$"
-# A UPnP-only router (PCP/NAT-PMP refused with an ICMP reject on 5351): these lab steps test
-# that the binding delivers Lost/Recovered after a router restart. On miniupnpd 2.3.1 an IPv6
-# pinhole opened by PCP (the default route, which wins on a router that speaks it) is not seen
-# lost in a restart: 2.3.1 sends no IPv6 ANNOUNCE to the LAN, and the pinhole is re-made silently
-# at its next refresh (README, Limits; issue 17 is open for it). The PCP route is tested in
-# tests/lab_routes.rs.
-for rule in "add table inet nopcp" "add chain inet nopcp input { type filter hook input priority -10 ; }" \
-  "add rule inet nopcp input udp dport 5351 reject"; do
-  # shellcheck disable=SC2086
-  "$LAB" exec "$LAB_NAME" rtr nft $rule
-done
+# The default router: PCP wins both families, so the restart step below is seen through the
+# router's ANNOUNCE (IPv4, from the same interface) and the look's epoch check.
 lab_plugin=$WORK/lab-plugin
 mkdir -p "$lab_plugin/Binaries/ThirdParty/PortOpenLibrary/Linux/x86_64"
 cp "$LIB_DIR/libportopen.so" "$lab_plugin/Binaries/ThirdParty/PortOpenLibrary/Linux/x86_64/"

@@ -96,14 +96,19 @@ static inline void sleep_ms(long ms) {
 
 /* A client whose searches go only to `router` by unicast (no multicast, no default gateway):
  * with "127.0.0.1:9" nothing leaves loopback. NULL when creation failed (a check fails). */
+/* A config whose searches go only to `router` by unicast (no multicast, no default gateway). */
+static inline void unicast_config(portopen_config *config, const char *router, uint32_t discovery_timeout_ms) {
+  CHECK_OK(portopen_config_init(config));
+  config->router = router;
+  config->no_multicast = 1;
+  config->no_default_gateway = 1;
+  config->discovery_timeout_ms = discovery_timeout_ms;
+}
+
 static inline portopen_client *unicast_client(const char *router, uint32_t discovery_timeout_ms) {
   portopen_config config;
   portopen_client *client = NULL;
-  CHECK_OK(portopen_config_init(&config));
-  config.router = router;
-  config.no_multicast = 1;
-  config.no_default_gateway = 1;
-  config.discovery_timeout_ms = discovery_timeout_ms;
+  unicast_config(&config, router, discovery_timeout_ms);
   CHECK_OK(portopen_client_new(&config, &client));
   return client;
 }

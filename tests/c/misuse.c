@@ -419,6 +419,40 @@ static void check_without_gateway_is_grade_d(void) {
   CHECK_OK(portopen_client_free(client));
 }
 
+/* config.route carries one route (1..=3) or a set of PORTOPEN_ROUTE_FLAG_*; anything else is
+ * refused. portopen_client_check_routes fills its versioned struct and says what was allowed. */
+static void route_sets_and_check_routes(void) {
+  portopen_config config;
+  portopen_client *client = NULL;
+  unicast_config(&config, NOBODY, 200);
+  const uint8_t refused[] = {4, 0x0f, 0x80, PORTOPEN_ROUTE_FLAG_PCP | 1};
+  for (size_t i = 0; i < sizeof refused; i++) {
+    config.route = refused[i];
+    CHECK_FAILS(portopen_client_new(&config, &client), PORTOPEN_STATUS_INVALID_ARGUMENT, "config->route must be");
+    CHECK(client == NULL);
+  }
+  config.route = PORTOPEN_ROUTE_FLAG_UPNP | PORTOPEN_ROUTE_FLAG_PCP;
+  CHECK_OK(portopen_client_new(&config, &client));
+
+  portopen_check_info info;
+  memset(&info, 0xff, sizeof info);
+  info.struct_size = 4;
+  CHECK_FAILS(portopen_client_check_routes(client, 0, &info, NULL), PORTOPEN_STATUS_INVALID_ARGUMENT,
+              "info->struct_size is 4");
+  CHECK_FAILS(portopen_client_check_routes(client, 0, NULL, NULL), PORTOPEN_STATUS_INVALID_ARGUMENT, "info is NULL");
+  info.struct_size = sizeof info;
+  char *json = NULL;
+  CHECK_OK(portopen_client_check_routes(client, 0, &info, &json));
+  CHECK(info.struct_size == sizeof info);
+  CHECK(info.grade == PORTOPEN_GRADE_D);
+  CHECK(info.v4_routes == 0 && info.v6_routes == 0 && info.v4_speaks == 0 && info.v6_speaks == 0);
+  CHECK(info.v6_igd_version == 0 && info.pcp_version == 0 && info.natpmp_external.family == 0);
+  CHECK(json != NULL && strstr(json, "\"routes_allowed\":[\"upnp\",\"pcp\"]") != NULL);
+  CHECK_OK(portopen_string_free(json));
+  CHECK_FAILS(portopen_client_check_routes(NULL, 0, &info, NULL), PORTOPEN_STATUS_INVALID_ARGUMENT, "client is NULL");
+  CHECK_OK(portopen_client_free(client));
+}
+
 int main(void) {
   versions();
   last_error_starts_empty();
@@ -435,5 +469,6 @@ int main(void) {
   cancel_from_another_thread();
   lease_without_gateway();
   check_without_gateway_is_grade_d();
+  route_sets_and_check_routes();
   return check_summary("misuse");
 }

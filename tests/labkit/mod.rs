@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use portopen::{ClientConfig, DiscoveryOptions, Route, Routes};
 
+pub mod clients;
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// The repository's root: this kit is shared by the library's tests and the CLI crate's
@@ -315,6 +317,18 @@ impl Lab {
     /// Run a command in a lab namespace (`lan`, `rtr`, `wan`, or a host's `hK`).
     pub fn exec(&self, ns: &str, args: &[&str]) -> Output {
         run(Command::new(repo().join("tests/lab/lab.sh")).args(["exec", &self.name, ns]).args(args))
+    }
+
+    /// Refuse UDP 5351 in the router (an ICMP port unreachable, what a router with PCP and
+    /// NAT-PMP off answers): a UPnP-only router. miniupnpd cannot be told so by config (it
+    /// ignores enable_natpmp=no after the lab's =yes).
+    pub fn refuse_port_control(&self) {
+        let rules =
+            "add table inet nopcp\nadd chain inet nopcp input { type filter hook input priority -10; }\nadd rule inet nopcp input udp dport 5351 reject\n";
+        let file = self.dir().join("nopcp.nft");
+        std::fs::write(&file, rules).unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+        let out = self.exec("rtr", &["nft", "-f", &file.display().to_string()]);
+        assert!(out.status.success(), "nft -f {}: {}", file.display(), text(&out));
     }
 
     /// Add another address to the lan host (a second "host" for several-clients tests).

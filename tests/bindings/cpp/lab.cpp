@@ -120,6 +120,21 @@ int main() {
   auto events = drain(client);
   CHECK(has(events, Family::V4, portopen::EventKind::Closed) && has(events, Family::V6, portopen::EventKind::Closed));
   CHECK(log_lines > 0);
+
+  // The check on the lab router (UPnP, PCP and NAT-PMP on): both families open by PCP and UPnP,
+  // and the router speaks all three over IPv4.
+  auto report = client.check_router(static_cast<uint16_t>(port + 100));
+  CHECK_OK(report);
+  if (report) {
+    using portopen::RouteFlag;
+    std::printf("check: grade=%u v6_routes=%#x v4_routes=%#x v4_speaks=%#x pcp=%u natpmp=%s\n", static_cast<unsigned>(report->grade),
+                report->v6_routes, report->v4_routes, report->v4_speaks, report->pcp_version, report->natpmp_external.to_string().c_str());
+    CHECK(report->grade == portopen::Grade::A);
+    CHECK(report->v6_routes == (RouteFlag::Upnp | RouteFlag::Pcp) && report->v4_routes == (RouteFlag::Upnp | RouteFlag::Pcp));
+    CHECK(report->v4_speaks == (RouteFlag::Upnp | RouteFlag::Pcp | RouteFlag::NatPmp));
+    CHECK(report->v6_igd_version == 2 && report->pcp_version == 2 && !report->v6_open_already);
+    CHECK(report->natpmp_external.to_string() == env("EXT_V4") + ":0");
+  }
   CHECK(await("exit"));
   CHECK_OK(portopen::set_log_handler(portopen::LogLevel::Debug, nullptr));
   return check::summary("cpp lab");

@@ -106,12 +106,18 @@ static void bad_arguments() {
   config.router = "127.0.0.1:0";
   CHECK_FAILS(Client::create(config), Status::InvalidArgument, "port 0");
   config = loopback(100);
+  config.routes = 0x80;
+  CHECK_FAILS(Client::create(config), Status::InvalidArgument, "config->route must be");
+  config.routes = portopen::RouteFlag::Upnp | portopen::RouteFlag::Pcp;
+  CHECK_OK(Client::create(config));
+  config = loopback(100);
   config.description = "\xff\xfe not UTF-8";
   CHECK_FAILS(Client::create(config), Status::InvalidArgument, "UTF-8");
 
   // Valid calls on a client with no gateway around: values, not errors.
   Result<portopen::CheckReport> report = client.check_router();
   CHECK(report.ok() && report->grade == portopen::Grade::D && report->json.rfind("{\"grade\":\"D\",", 0) == 0);
+  CHECK(report.ok() && report->v6_routes == 0 && report->v4_routes == 0 && report->v4_speaks == 0 && report->natpmp_external.empty());
   Result<uint32_t> next = client.renew_due();
   CHECK(next.ok() && *next == UINT32_MAX);
   CHECK(client.clean_leftovers().ok());

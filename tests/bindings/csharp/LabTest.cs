@@ -52,6 +52,18 @@ static class LabTest
             ExpectEvents(client, gcId, LeaseEventKind.Closed);
             Console.WriteLine("GC-CLOSED " + GcPort);
 
+            // The check on the lab router (UPnP, PCP and NAT-PMP on): each family opens by PCP
+            // and UPnP; over IPv4 the router speaks all three.
+            RouterCheck check = client.CheckRouterAsync(45100).GetAwaiter().GetResult();
+            Console.WriteLine("CHECK grade={0} v6={1} v4={2} v4speaks={3} pcp={4} natpmp={5}", check.Grade, check.V6Routes,
+                check.V4Routes, check.V4Speaks, check.PcpVersion, check.NatPmpExternal);
+            Check.That(check.Grade == RouterGrade.A, "grade " + check.Grade);
+            Check.That(check.V6Routes == (RouteFlags.Upnp | RouteFlags.Pcp) && check.V4Routes == (RouteFlags.Upnp | RouteFlags.Pcp),
+                "routes " + check.V6Routes + " / " + check.V4Routes);
+            Check.That(check.V4Speaks == (RouteFlags.Upnp | RouteFlags.Pcp | RouteFlags.NatPmp), "v4 speaks " + check.V4Speaks);
+            Check.That(check.V6IgdVersion == 2 && check.PcpVersion == 2 && !check.V6OpenAlready, "versions");
+            Check.That(check.NatPmpExternal.Address != null && check.NatPmpExternal.Address.ToString() == "11.0.0.1", "NAT-PMP " + check.NatPmpExternal);
+
             Expect("quit");
         }
         return Check.Summary("csharp lab");

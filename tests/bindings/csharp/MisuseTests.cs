@@ -300,6 +300,24 @@ static class MisuseTests
             RouterCheck check = client.CheckRouterAsync().GetAwaiter().GetResult();
             Check.That(check.Grade == RouterGrade.D, "grade " + check.Grade);
             Check.That(check.ReportJson.StartsWith("{\"grade\":\"D\",") && check.ReportJson.EndsWith("}"), "report: " + check.ReportJson);
+            Check.That(check.V6Routes == RouteFlags.None && check.V4Routes == RouteFlags.None && check.V4Speaks == RouteFlags.None,
+                "no route: " + check.V6Routes + " " + check.V4Routes + " " + check.V4Speaks);
+            Check.That(check.NatPmpExternal.IsNone && check.PcpVersion == 0, "no PCP/NAT-PMP");
         }
+        // A set of routes: only those are tried (the report says which were allowed); a byte
+        // that is neither a route nor a set is refused.
+        using (var client = new PortOpenClient(new PortOpenConfig
+        {
+            Router = Nobody,
+            NoMulticast = true,
+            NoDefaultGateway = true,
+            DiscoveryTimeout = TimeSpan.FromMilliseconds(200),
+            Routes = RouteFlags.Upnp | RouteFlags.NatPmp,
+        }))
+        {
+            RouterCheck check = client.CheckRouter();
+            Check.That(check.ReportJson.Contains("\"routes_allowed\":[\"upnp\",\"natpmp\"]"), "report: " + check.ReportJson);
+        }
+        ExpectInvalid(() => new PortOpenClient(new PortOpenConfig { Routes = (RouteFlags)0x80 }), "config->route must be");
     }
 }

@@ -248,6 +248,11 @@ void CheckLab() {
   EXPECT(U.IPv6.Status == EPortOpenStatus::Open && std::string(*U.IPv6.Endpoint) == WantV6, "UDP IPv6 %s", *U.IPv6.Endpoint);
   EXPECT(std::string(*U.IPv4.ExternalAddress) == Env("EXT_V4") && U.IPv4.ExternalPort == Port, "UDP IPv4 address %s port %d", *U.IPv4.ExternalAddress, U.IPv4.ExternalPort);
   EXPECT(std::string(*U.IPv6.ExternalAddress) == Env("LAN_V6"), "UDP IPv6 address %s", *U.IPv6.ExternalAddress);
+  // The route that opened each family: the lab router speaks UPnP and PCP (which wins the race
+  // where it answers); never None for an open family.
+  EXPECT(U.IPv4.Route != EPortOpenRoute::None && U.IPv6.Route != EPortOpenRoute::None && T.IPv4.Route != EPortOpenRoute::None,
+         "routes %d %d %d", static_cast<int>(U.IPv4.Route), static_cast<int>(U.IPv6.Route), static_cast<int>(T.IPv4.Route));
+  EXPECT(T.IPv6.Route == EPortOpenRoute::None, "TCP IPv6 was not asked for but has route %d", static_cast<int>(T.IPv6.Route));
   EXPECT(U.IPv4.LeaseSeconds > 0 && U.IPv6.LeaseSeconds > 0, "lease seconds %d %d", U.IPv4.LeaseSeconds, U.IPv6.LeaseSeconds);
   EXPECT(T.IPv6.Status == EPortOpenStatus::NotRequested, "TCP IPv6 was not asked for but is %d", static_cast<int>(T.IPv6.Status));
   EXPECT(Game.Subsystem->GetLeases().Num() == 2 && Game.Subsystem->GetPendingOpenCount() == 0, "%d leases held", Game.Subsystem->GetLeases().Num());

@@ -1,4 +1,7 @@
 // The C enums, value for value (the header's values are stable; all are uint32_t in C).
+
+using System;
+
 namespace PortOpen
 {
     /// <summary>What a portopen call returned (portopen_status).</summary>
@@ -65,6 +68,20 @@ namespace PortOpen
         Pcp = 2,
         /// <summary>NAT-PMP (RFC 6886), IPv4 only.</summary>
         NatPmp = 3,
+    }
+
+    /// <summary>A set of routes (portopen_route_flag): PortOpenConfig.Routes, RouterCheck.</summary>
+    [Flags]
+    public enum RouteFlags : byte
+    {
+        /// <summary>No route.</summary>
+        None = 0,
+        /// <summary>UPnP IGD.</summary>
+        Upnp = 0x10,
+        /// <summary>PCP (RFC 6887).</summary>
+        Pcp = 0x20,
+        /// <summary>NAT-PMP (RFC 6886), IPv4 only.</summary>
+        NatPmp = 0x40,
     }
 
     /// <summary>Where one family of a lease stands (portopen_port_status).</summary>

@@ -70,6 +70,8 @@ namespace PortOpen
         internal static extern PortOpenStatus portopen_client_clean_leftovers(IntPtr client, out uint removed);
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_client_check(IntPtr client, ushort port, out RouterGrade grade, out IntPtr reportJson);
+        [DllImport(Library, CallingConvention = Cdecl)]
+        internal static extern PortOpenStatus portopen_client_check_routes(IntPtr client, ushort port, ref NativeCheckInfo info, out IntPtr reportJson);
 
         [DllImport(Library, CallingConvention = Cdecl)]
         internal static extern PortOpenStatus portopen_open_options_init(out NativeOpenOptions options, Protocol protocol, ushort internalPort);
@@ -171,6 +173,24 @@ namespace PortOpen
         public PortAddress v6_router;
         public uint v4_route;
         public uint v6_route;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeCheckInfo
+    {
+        public uint struct_size;
+        public RouterGrade grade;
+        public RouteFlags v6_routes;
+        public RouteFlags v4_routes;
+        public RouteFlags v6_speaks;
+        public RouteFlags v4_speaks;
+        public byte v6_igd_version;
+        public byte v4_igd_version;
+        public byte v6_open_already;
+        public byte pcp_version;
+        public uint v6_pcp_epoch;
+        public uint v4_pcp_epoch;
+        public PortAddress natpmp_external;
     }
 #pragma warning restore 0649
 }

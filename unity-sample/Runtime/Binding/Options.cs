@@ -44,6 +44,12 @@ namespace PortOpen
         /// <summary>Use this route to the router only (None: every route, PCP/NAT-PMP raced with UPnP).</summary>
         public Route Route { get; set; }
 
+        /// <summary>
+        /// Or these routes, raced (RouteFlags.Upnp | RouteFlags.Pcp). None: <see cref="Route"/> decides.
+        /// CheckRouter tries only the routes allowed.
+        /// </summary>
+        public RouteFlags Routes { get; set; }
+
         internal void CopyTo(ref NativeConfig c, Utf8Args args)
         {
             c.discovery_timeout_ms = Milliseconds(DiscoveryTimeout, "DiscoveryTimeout");
@@ -57,7 +63,7 @@ namespace PortOpen
             c.no_multicast = NoMulticast ? (byte)1 : (byte)0;
             c.no_default_gateway = NoDefaultGateway ? (byte)1 : (byte)0;
             c.manual_renew = ManualRenew ? (byte)1 : (byte)0;
-            c.route = (byte)Route;
+            c.route = Routes != RouteFlags.None ? (byte)Routes : (byte)Route;
         }
 
         internal static uint Milliseconds(TimeSpan value, string name)

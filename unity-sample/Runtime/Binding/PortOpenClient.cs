@@ -1,6 +1,7 @@
 // The client: discovery, opening ports, the event queue and cancellation. Blocking methods have
 // a Task-returning twin that runs them on the thread pool, with the token wired to the C cancel.
 using System;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -98,9 +99,10 @@ namespace PortOpen
         }
 
         /// <summary>
-        /// Grades the router (A to D): discovers both families, tries a short-lived pinhole and
-        /// mapping on <paramref name="port"/> (0: a high port of its choosing) and removes them.
-        /// A router that does not answer is grade D, not an error.
+        /// Checks the router: grades it (A to D, over UPnP) and says which routes it speaks and
+        /// through which each family opens. Through each route the config allows it tries a
+        /// short-lived pinhole / mapping / PCP or NAT-PMP map on <paramref name="port"/> (0: a high
+        /// port of its choosing) and removes it. A router that does not answer is grade D, not an error.
         /// </summary>
         public RouterCheck CheckRouter(ushort port = 0)
         {
@@ -218,13 +220,13 @@ namespace PortOpen
 
         RouterCheck CheckRouter(ushort port, CancellationToken token)
         {
-            RouterGrade grade;
+            var info = new NativeCheckInfo { struct_size = (uint)Marshal.SizeOf(typeof(NativeCheckInfo)) };
             IntPtr report;
             using (var client = Handle.Borrow())
             {
-                NativeMethods.portopen_client_check(client.Pointer, port, out grade, out report).ThrowOnError(token);
+                NativeMethods.portopen_client_check_routes(client.Pointer, port, ref info, out report).ThrowOnError(token);
             }
-            return new RouterCheck(grade, NativeText.Take(report));
+            return new RouterCheck(info, NativeText.Take(report));
         }
 
         int CleanLeftovers(CancellationToken token)

@@ -217,19 +217,67 @@ namespace PortOpen
         }
     }
 
-    /// <summary>The router's grade and the evidence (PortOpenClient.CheckRouter).</summary>
+    /// <summary>
+    /// The router check (PortOpenClient.CheckRouter): the working group's grade over UPnP, which
+    /// routes the router speaks, and through which routes each family opened in a trial (removed at
+    /// once). Only the routes the client allows were tried.
+    /// </summary>
     public sealed class RouterCheck
     {
-        internal RouterCheck(RouterGrade grade, string reportJson)
+        internal RouterCheck(NativeCheckInfo info, string reportJson)
         {
-            Grade = grade;
+            Grade = info.grade;
             ReportJson = reportJson;
+            V6Routes = info.v6_routes;
+            V4Routes = info.v4_routes;
+            V6Speaks = info.v6_speaks;
+            V4Speaks = info.v4_speaks;
+            V6IgdVersion = info.v6_igd_version;
+            V4IgdVersion = info.v4_igd_version;
+            V6OpenAlready = info.v6_open_already != 0;
+            PcpVersion = info.pcp_version;
+            V6PcpEpoch = info.v6_pcp_epoch;
+            V4PcpEpoch = info.v4_pcp_epoch;
+            NatPmpExternal = info.natpmp_external;
         }
 
-        /// <summary>A (pinholes work) to D (no answer).</summary>
+        /// <summary>A (pinholes work) to D (no answer): the working group's grade, over UPnP only.</summary>
         public RouterGrade Grade { get; private set; }
 
-        /// <summary>The evidence as one JSON object.</summary>
+        /// <summary>The evidence as one JSON object (its "verdict" says what opens, in words).</summary>
         public string ReportJson { get; private set; }
+
+        /// <summary>The routes whose trial opened IPv6 (None: IPv6 cannot be opened).</summary>
+        public RouteFlags V6Routes { get; private set; }
+
+        /// <summary>The routes whose trial opened IPv4 with a public external address.</summary>
+        public RouteFlags V4Routes { get; private set; }
+
+        /// <summary>The routes that answered over IPv6 (UPnP: a gateway was discovered).</summary>
+        public RouteFlags V6Speaks { get; private set; }
+
+        /// <summary>The routes that answered over IPv4.</summary>
+        public RouteFlags V4Speaks { get; private set; }
+
+        /// <summary>The IPv6 UPnP gateway's InternetGatewayDevice version (1 or 2), 0 when none.</summary>
+        public int V6IgdVersion { get; private set; }
+
+        /// <summary>The IPv4 UPnP gateway's InternetGatewayDevice version, 0 when none.</summary>
+        public int V4IgdVersion { get; private set; }
+
+        /// <summary>IPv6 passes without opening: the router's IPv6 firewall is off.</summary>
+        public bool V6OpenAlready { get; private set; }
+
+        /// <summary>The PCP version the router speaks (2), 0 when PCP did not answer.</summary>
+        public int PcpVersion { get; private set; }
+
+        /// <summary>The PCP server's epoch over IPv6 (when V6Speaks has Pcp).</summary>
+        public uint V6PcpEpoch { get; private set; }
+
+        /// <summary>The PCP server's epoch over IPv4 (when V4Speaks has Pcp).</summary>
+        public uint V4PcpEpoch { get; private set; }
+
+        /// <summary>The external IPv4 address NAT-PMP reported (IsNone when it did not answer).</summary>
+        public PortAddress NatPmpExternal { get; private set; }
     }
 }

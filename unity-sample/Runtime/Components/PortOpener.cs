@@ -120,6 +120,10 @@ namespace PortOpen.Unity
         /// <summary>The router's grade once checked (see Grade Router), else null.</summary>
         public RouterGrade? Grade { get; private set; }
 
+        /// <summary>The whole router check once done (see Grade Router), else null: besides the
+        /// grade, which routes the router speaks and through which each family opened.</summary>
+        public RouterCheck Check { get; private set; }
+
         /// <summary>What peers send to over IPv6 while the pinhole is open, else null.</summary>
         public IPEndPoint PublicV6 { get; private set; }
 
@@ -299,8 +303,10 @@ namespace PortOpen.Unity
             {
                 RouterCheck check = await checking.CheckRouterAsync();
                 if (destroyed) return;
+                Check = check;
                 Grade = check.Grade;
                 Show("Router grade: " + GradeText(check.Grade));
+                Show("Router opens: " + OpensText(check));
             }
             catch (Exception e) // cancelled, disposed, or the router check failed: no grade
             {
@@ -559,6 +565,24 @@ namespace PortOpen.Unity
         static string Name(IpFamily family)
         {
             return family == IpFamily.V6 ? "IPv6" : "IPv4";
+        }
+
+        /// <summary>"IPv6 by PCP, UPnP; IPv4 by PCP, UPnP" (or "IPv6 no"): the routes whose trial
+        /// opened each family in the router check.</summary>
+        public static string OpensText(RouterCheck check)
+        {
+            return "IPv6 " + RoutesText(check.V6Routes) + "; IPv4 " + RoutesText(check.V4Routes);
+        }
+
+        /// <summary>"by PCP, UPnP", or "no" for none.</summary>
+        public static string RoutesText(RouteFlags routes)
+        {
+            if (routes == RouteFlags.None) return "no";
+            var names = new System.Collections.Generic.List<string>(3);
+            if ((routes & RouteFlags.Pcp) != 0) names.Add("PCP");
+            if ((routes & RouteFlags.NatPmp) != 0) names.Add("NAT-PMP");
+            if ((routes & RouteFlags.Upnp) != 0) names.Add("UPnP");
+            return "by " + string.Join(", ", names.ToArray());
         }
 
         /// <summary>"A (IPv6 pinholes work)" ... "D (no router answered)".</summary>

@@ -75,6 +75,7 @@ namespace PortOpen.Samples
             panel.Append("Router over IPv6: ").AppendLine(Describe(opener.RouterV6));
             panel.Append("Router over IPv4: ").AppendLine(Describe(opener.RouterV4));
             panel.Append("Router grade: ").AppendLine(opener.Grade.HasValue ? PortOpener.GradeText(opener.Grade.Value) : "not known yet");
+            panel.Append("Router opens: ").AppendLine(opener.Check != null ? PortOpener.OpensText(opener.Check) : "not known yet");
             panel.AppendLine();
             PortOpenResult result = opener.Result;
             if (result == null) panel.AppendLine("Not opened yet.");

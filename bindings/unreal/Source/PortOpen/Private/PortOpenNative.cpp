@@ -29,6 +29,7 @@ FPortOpenFamilyResult FamilyResult(const portopen::Lease& Lease, portopen::Famil
 		Out.ExternalAddress = HostOf(Endpoint);
 		Out.ExternalPort = State.external.port();
 	}
+	Out.Route = FromNative(State.route);
 	Out.InternalAddress = HostOf(State.internal.to_string());
 	Out.LeaseSeconds = static_cast<int32>(FMath::Min<uint32>(State.lease_secs, static_cast<uint32>(MAX_int32)));
 	Out.UpnpErrorCode = State.upnp_code;
@@ -73,6 +74,18 @@ EPortOpenStatus FromNative(portopen::PortStatus Status)
 	case portopen::PortStatus::NoLocalAddress: return EPortOpenStatus::NoLocalAddress;
 	}
 	return EPortOpenStatus::Failed; // a value added by a newer library
+}
+
+EPortOpenRoute FromNative(portopen::Route Route)
+{
+	switch (Route)
+	{
+	case portopen::Route::None: return EPortOpenRoute::None;
+	case portopen::Route::Upnp: return EPortOpenRoute::UPnP;
+	case portopen::Route::Pcp: return EPortOpenRoute::PCP;
+	case portopen::Route::NatPmp: return EPortOpenRoute::NATPMP;
+	}
+	return EPortOpenRoute::None; // a value added by a newer library
 }
 
 EPortOpenEventKind FromNative(portopen::EventKind Kind)
@@ -137,6 +150,18 @@ const TCHAR* Name(EPortOpenStatus Status)
 	case EPortOpenStatus::Closed: return TEXT("Closed");
 	case EPortOpenStatus::NoExternalAddress: return TEXT("NoExternalAddress");
 	case EPortOpenStatus::NoLocalAddress: return TEXT("NoLocalAddress");
+	}
+	return TEXT("Unknown");
+}
+
+const TCHAR* Name(EPortOpenRoute Route)
+{
+	switch (Route)
+	{
+	case EPortOpenRoute::None: return TEXT("None");
+	case EPortOpenRoute::UPnP: return TEXT("UPnP");
+	case EPortOpenRoute::PCP: return TEXT("PCP");
+	case EPortOpenRoute::NATPMP: return TEXT("NAT-PMP");
 	}
 	return TEXT("Unknown");
 }

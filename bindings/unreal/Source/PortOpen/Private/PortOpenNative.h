@@ -19,6 +19,7 @@ portopen::Protocol ToNative(EPortOpenProtocol Protocol);
 EPortOpenFamily FromNative(portopen::Family Family);
 EPortOpenStatus FromNative(portopen::PortStatus Status);
 EPortOpenEventKind FromNative(portopen::EventKind Kind);
+EPortOpenRoute FromNative(portopen::Route Route);
 
 /** A snapshot of `Lease` (its info and each family's message). Never blocks on the network. */
 FPortOpenLease Snapshot(const portopen::Lease& Lease);
@@ -29,4 +30,5 @@ FPortOpenEvent FromNative(const portopen::Event& Event);
 const TCHAR* Name(EPortOpenFamily Family);
 const TCHAR* Name(EPortOpenStatus Status);
 const TCHAR* Name(EPortOpenEventKind Kind);
+const TCHAR* Name(EPortOpenRoute Route);
 }

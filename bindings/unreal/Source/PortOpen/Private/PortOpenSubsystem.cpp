@@ -213,9 +213,9 @@ void UPortOpenSubsystem::OpenPort(const FPortOpenRequest& Request, TFunction<voi
 				Result.Lease.LeaseId = 0; // nothing held: the lease is freed here, with nothing to close
 			}
 		}
-		UE_LOG(LogPortOpen, Log, TEXT("Open Port %d: IPv4 %s %s, IPv6 %s %s%s%s"), Request.Port,
-			PortOpenNative::Name(Result.Lease.IPv4.Status), *Result.Lease.IPv4.Endpoint,
-			PortOpenNative::Name(Result.Lease.IPv6.Status), *Result.Lease.IPv6.Endpoint,
+		UE_LOG(LogPortOpen, Log, TEXT("Open Port %d: IPv4 %s %s by %s, IPv6 %s %s by %s%s%s"), Request.Port,
+			PortOpenNative::Name(Result.Lease.IPv4.Status), *Result.Lease.IPv4.Endpoint, PortOpenNative::Name(Result.Lease.IPv4.Route),
+			PortOpenNative::Name(Result.Lease.IPv6.Status), *Result.Lease.IPv6.Endpoint, PortOpenNative::Name(Result.Lease.IPv6.Route),
 			Result.Error.IsEmpty() ? TEXT("") : TEXT(": "), *Result.Error);
 
 		AsyncTask(ENamedThreads::GameThread, [WeakThis, Result, Held = MoveTemp(Held), OnDone = MoveTemp(OnDone)]() mutable

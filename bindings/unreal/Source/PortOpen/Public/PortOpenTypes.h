@@ -41,6 +41,16 @@ enum class EPortOpenStatus : uint8
 	NoLocalAddress UMETA(ToolTip = "This host has no address of the family (IPv6: no global address); no router was asked.")
 };
 
+/** The protocol that opened a family of a lease (portopen_route). */
+UENUM(BlueprintType)
+enum class EPortOpenRoute : uint8
+{
+	None UMETA(ToolTip = "Not open (or nothing needed opening)."),
+	UPnP UMETA(ToolTip = "UPnP IGD: an IPv4 port mapping or an IPv6 firewall pinhole."),
+	PCP UMETA(ToolTip = "PCP (RFC 6887) MAP, either family."),
+	NATPMP UMETA(DisplayName = "NAT-PMP", ToolTip = "NAT-PMP (RFC 6886), IPv4 only.")
+};
+
 /** What happened to one family of a lease (portopen_event_kind). */
 UENUM(BlueprintType)
 enum class EPortOpenEventKind : uint8
@@ -103,6 +113,10 @@ struct PORTOPEN_API FPortOpenFamilyResult
 	/** Address and port to give to peers: "203.0.113.7:7777" or "[2001:db8::10]:7777"; empty when not open. */
 	UPROPERTY(BlueprintReadOnly, Category = "PortOpen")
 	FString Endpoint;
+
+	/** The protocol that opened it (UPnP, PCP or NAT-PMP); None when not open. */
+	UPROPERTY(BlueprintReadOnly, Category = "PortOpen")
+	EPortOpenRoute Route = EPortOpenRoute::None;
 
 	/** This host's address the router forwards to; empty when not known. */
 	UPROPERTY(BlueprintReadOnly, Category = "PortOpen")
