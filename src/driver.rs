@@ -187,8 +187,9 @@ impl Inner {
     /// from the address to open, raced with UPnP (discovery, then the action). The first grant
     /// wins and stops the other route; a grant that comes after the other route won is deleted
     /// again (no duplicate). Refused port 5351 comes back at once; silence or a slow refusal
-    /// never delays UPnP: the PCP exchange runs beside it, and is waited for only when UPnP
-    /// failed.
+    /// delays UPnP by the head start at most (`PCP_HEAD_START`; not at all for a server that
+    /// gave no answer within `PCP_UNANSWERED_MEMORY`): the PCP exchange runs beside UPnP, and
+    /// is waited for only when UPnP failed.
     fn open_family(&self, family: Family, req: &OpenRequest, description: &str) -> (FamilyLease, Option<Holding>) {
         let upnp = &self.route;
         let routes = upnp.config.routes;
