@@ -286,7 +286,14 @@ impl Inner {
                 return (route_pcp::opened(family, &mapping), Some(Holding::Pcp { mapping }));
             }
             Ok(other) => Some(other),
-            Err(_) => None,
+            Err(_) => {
+                // Silence so far (a router that drops PCP): the next races do not wait for it.
+                // A server that answers later is forgotten from the list by its PCP thread.
+                if unanswered_since.is_none() {
+                    note_pcp_answer(&self.pcp_unanswered, server, true);
+                }
+                None
+            }
         };
         log::debug!("{family}: UPnP starts {:.1} ms after the race began", started.elapsed().as_secs_f64() * 1000.0);
         let (upnp_fl, upnp_holding) = upnp.open_family(family, req, description, &stop_upnp);
@@ -363,7 +370,8 @@ impl Inner {
     }
 }
 
-/// How long ago `server` last gave an open no answer, if within `PCP_UNANSWERED_MEMORY`.
+/// How long ago `server` last gave an open no answer (or none within the head start), if
+/// within `PCP_UNANSWERED_MEMORY`.
 fn pcp_unanswered_since(unanswered: &Mutex<Vec<(SocketAddr, Instant)>>, server: SocketAddr) -> Option<Duration> {
     let list = lock(unanswered);
     list.iter().find(|(s, _)| *s == server).map(|(_, at)| at.elapsed()).filter(|ago| *ago < PCP_UNANSWERED_MEMORY)
