@@ -106,7 +106,8 @@ fn ipv4(addr: Ipv4Addr, port: u16, lease: u32, opened: std::sync::mpsc::Sender<(
 /// DeletePinhole of every id given.
 fn ipv6(addr: Ipv6Addr, interface: &str, trust: Vec<IpAddr>, port: u16, lease: u32, opened: std::sync::mpsc::Sender<()>) -> Result<Figures, String> {
     let index_file = format!("/sys/class/net/{interface}/ifindex");
-    let scope: u32 = std::fs::read_to_string(&index_file).map_err(|e| format!("{index_file}: {e}"))?.trim().parse().map_err(|_| format!("{index_file}: not a number"))?;
+    let scope: u32 =
+        std::fs::read_to_string(&index_file).map_err(|e| format!("{index_file}: {e}"))?.trim().parse().map_err(|_| format!("{index_file}: not a number"))?;
     let t = Instant::now();
     let mut options = SearchOptions::ipv6(scope);
     options.timeout = Some(SEARCH_TIMEOUT);
