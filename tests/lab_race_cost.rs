@@ -17,18 +17,14 @@ use portopen::{Client, OpenRequest, Protocol, Route, Routes};
 
 /// Closes UDP 5351 in the router with `verdict`: `reject` (an ICMP refusal, as a router
 /// without PCP or NAT-PMP sends) or `drop` (silence, as a firewall may).
-fn close_port_control(lab: &Lab, verdict: &'static str) {
-    for rule in [
-        &["add", "table", "inet", "nopcp"][..],
-        &["add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"],
-        &["add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", verdict],
-    ] {
-        let mut args = vec!["nft"];
-        args.extend_from_slice(rule);
-        assert!(lab.exec("rtr", &args).status.success(), "nft {rule:?}");
-    }
+fn close_port_control(lab: &Lab, verdict: &str) {
+    lab.run_ok("rtr", &["nft", "add", "table", "inet", "nopcp"]);
+    lab.run_ok("rtr", &["nft", "add", "chain", "inet", "nopcp", "input", "{ type filter hook input priority -10; }"]);
+    lab.run_ok("rtr", &["nft", "add", "rule", "inet", "nopcp", "input", "udp", "dport", "5351", verdict]);
 }
 
+/// A client in the lan namespace (without labkit's debug log: it would weigh on the timings,
+/// more on the raced client's, which logs more).
 fn client(lab: &Lab, routes: Routes) -> &'static Client {
     let mut config = lab.config_all_routes();
     config.routes = routes;
