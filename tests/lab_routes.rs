@@ -424,3 +424,29 @@ fn a_new_host_ipv6_address_moves_a_pcp_pinhole_within_one_look() {
         lab.router_rules()
     );
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_silent_flush_of_pcp_mappings_is_repaired_by_their_next_refresh() {
+    // A firewall reload behind the daemon's back empties its chains: PCP cannot ask whether a
+    // mapping still exists, but a refresh with the same nonce makes it again. A short minimum
+    // lifetime brings the refresh within seconds (pinned to 2.3.1: 2.3.9 grants 120 s whatever
+    // min_lifetime says).
+    let lab = Lab::up_with("default", &Router { version: Some("2.3.1"), conf: &["min_lifetime=4"], ..Router::default() });
+    let port = 41815;
+    let client = keeping_client(&lab);
+    let lease = open_request(&lab, client, OpenRequest { lease_secs: 12, ..OpenRequest::new(Protocol::Udp, port) });
+    let info = lease.info();
+    assert_eq!((info.v4.route, info.v6.route), (Some(Route::Pcp), Some(Route::Pcp)), "{info:?}");
+    let v4_port = info.v4.external.unwrap().port();
+    lab.lab_sh("flush-chains");
+    assert!(!lab.reach_v4("udp", v4_port) && !lab.reach_v6("udp", port), "the flush closed both");
+    // Refreshed at 1/2-5/8 of the 12 s lifetime (6-7.5 s after the open): both back by then.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !(lab.reach_v4("udp", v4_port) && lab.reach_v6("udp", port)) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(lab.reach_v4("udp", v4_port) && lab.reach_v6("udp", port), "both re-made by the refresh");
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
