@@ -538,7 +538,7 @@ impl UpnpRoute {
         }
         let budget = Budget::new(SSDP_PROBE_WAIT, &self.stop);
         let probed = probe.iter().zip(crate::transport::probe::probe(probe, &budget)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
-        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
+        Outcome::Looked { local_v6, rebooted, probed, pcp: Default::default() }
     }
 }
 

@@ -450,3 +450,41 @@ fn a_silent_flush_of_pcp_mappings_is_repaired_by_their_next_refresh() {
     close(&lab, lease);
     assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
 }
+
+#[test]
+#[ignore = "lab: needs root, miniupnpd-nftables, nftables; run by scripts/test.sh"]
+fn a_restart_while_the_host_was_cut_off_is_made_good_once_the_server_answers_again() {
+    // The soak's "reboot during outage" on the PCP route: the host's port on the router's bridge
+    // goes down, the daemon restarts meanwhile (its ANNOUNCE unheard, its epoch kept: the lab's
+    // system_uptime=yes), the link comes back. Nothing says what happened; the look sees the
+    // server answer again after silence and refreshes what is held there. The lease (600 s)
+    // brings no refresh within the test.
+    let lab = Lab::up("default");
+    let port = 41820;
+    let client = keeping_client(&lab);
+    let (lease, _) = open(&lab, client, port);
+    let info = lease.info();
+    assert_eq!((info.v4.route, info.v6.route), (Some(Route::Pcp), Some(Route::Pcp)), "{info:?}");
+    let v4_port = info.v4.external.unwrap().port();
+    let link = lab.var("LAN_PORT").to_string();
+    let set_link = |state: &str| assert!(lab.exec("rtr", &["ip", "link", "set", &link, state]).status.success(), "link {state}");
+    set_link("down");
+    // At least one look (every 5 s) finds the server silent.
+    std::thread::sleep(Duration::from_secs(6));
+    let up = std::thread::scope(|s| {
+        s.spawn(|| lab.lab_sh("restart-router"));
+        // (lab.sh's start waits for the web port from the LAN: the link comes up meanwhile.)
+        std::thread::sleep(Duration::from_secs(3));
+        set_link("up");
+        Instant::now()
+    });
+    let deadline = up + Duration::from_secs(15);
+    while Instant::now() < deadline && !(lab.reach_v4("udp", v4_port) && lab.reach_v6("udp", port)) {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let back = up.elapsed();
+    assert!(lab.reach_v4("udp", v4_port) && lab.reach_v6("udp", port), "both re-made within {back:?} of the link's return; log:\n{}", lab.log());
+    eprintln!("both families reachable {:.1} s after the link came back", back.as_secs_f64());
+    close(&lab, lease);
+    assert!(rules_naming(&lab, port).is_empty(), "left: {:?}", rules_naming(&lab, port));
+}
