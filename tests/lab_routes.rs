@@ -22,29 +22,13 @@ fn request(port: u16) -> OpenRequest {
     OpenRequest { lease_secs: 600, ..OpenRequest::new(Protocol::Udp, port) }
 }
 
-/// The library's debug log on stderr (shown for a failing test): the story of each race.
-struct Stderr;
-impl log::Log for Stderr {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record) {
-        if r.target().starts_with("portopen") {
-            eprintln!("{:?} {} {}", Instant::now(), r.level(), r.args());
-        }
-    }
-    fn flush(&self) {}
-}
-
 /// Close in the lan namespace (the delete goes to the router from there).
 fn close(lab: &Lab, lease: &'static portopen::Lease) {
     lab.in_lan(move || lease.close());
 }
 
 fn logs() {
-    if log::set_logger(&Stderr).is_ok() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    labkit::clients::debug_log();
 }
 
 fn client(lab: &Lab, routes: Routes) -> &'static Client {
