@@ -381,14 +381,7 @@ fn a_new_host_ipv6_address_moves_a_pcp_pinhole_within_one_look() {
     assert_eq!((lease.info().v6.route, lease.info().v6.external), (Some(Route::Pcp), Some(std::net::SocketAddr::from((old, port)))), "{:?}", lease.info());
     while client.poll_event().is_some() {}
     let changed = Instant::now();
-    for args in [
-        vec!["ip", "-6", "addr", "add", &format!("{new}/64"), "dev", "eth0", "nodad"],
-        vec!["ip", "-6", "addr", "del", &format!("{old}/64"), "dev", "eth0"],
-        vec!["ip", "-6", "route", "replace", "default", "via", lab.var("RTR_LAN_V6"), "dev", "eth0"],
-    ] {
-        let out = lab.exec(&host.name, &args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    lab.replace_host_v6(&host, old, new);
     let events = events_until_recovered(client, &[Family::V6], Duration::from_secs(10)).remove(0);
     let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, vec![EventKind::Lost, EventKind::Recovered], "{events:#?}");
