@@ -143,9 +143,7 @@ fn after_panic(task: &Task) -> Outcome {
         }
         Task::Confirm { .. } | Task::Renew { .. } => Outcome::Postponed("internal error".into()),
         Task::Release { .. } => Outcome::Released(Err(failed())),
-        Task::Look { .. } => {
-            Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
-        }
+        Task::Look { .. } => Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), pcp: Default::default() },
         Task::Discard { .. } | Task::ForgetGateway { .. } => Outcome::Done,
     }
 }
@@ -174,8 +172,7 @@ impl Inner {
             Task::RemoveLeftovers { entries } => Outcome::LeftoversKept(self.remove_leftovers(entries).1),
             Task::Look { announce, .. } => match upnp.perform(task) {
                 Outcome::Looked { local_v6, rebooted, probed, .. } => {
-                    let (announced, epochs, pcp_local_v6) = self.pcp.look(announce, &upnp.budget());
-                    Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }
+                    Outcome::Looked { local_v6, rebooted, probed, pcp: self.pcp.look(announce, &upnp.budget()) }
                 }
                 other => other,
             },

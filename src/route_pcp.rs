@@ -3,12 +3,12 @@
 //! ANNOUNCEs — and how the answers are read into outcomes. Blocking, with the client's budget;
 //! never decides what happens next. The race with UPnP at open is the driver's (`driver.rs`).
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::cancel::Budget;
-use crate::engine::Outcome;
+use crate::engine::{Outcome, PcpLooked};
 use crate::error::Error;
 use crate::gateway_cache::lock;
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
@@ -27,6 +27,8 @@ struct AnnounceListener {
     watch: Option<AnnounceWatch>,
     /// The epoch of the last ANNOUNCE acted on, and when: its repeats are not a new restart.
     acted: Option<(u32, Instant)>,
+    /// The server did not answer the last look's epoch request.
+    unanswered: bool,
 }
 
 impl AnnounceListener {
@@ -253,10 +255,13 @@ impl PcpRoute {
     ///   mapping's. A router that does not answer within the short bound changes nothing (the
     ///   refresh finds a router that is really gone).
     ///
+    /// A server that answers the epoch request after not answering the previous one is said
+    /// (`answering_again`): the host or the server was cut off, and a restart in between may
+    /// have gone unheard with its epoch kept (miniupnpd's `system_uptime=yes`).
+    ///
     /// And this host's IPv6 address toward the watched IPv6 server now (a route lookup, no
     /// packet): a pinhole whose address changed is moved at once, not at its next refresh.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> (Vec<SocketAddr>, Vec<(SocketAddr, u32)>, Option<(SocketAddr, Ipv6Addr)>) {
+    pub(crate) fn look(&self, watch: &[Option<PcpWatch>; 2], budget: &Budget) -> PcpLooked {
         let mut listen: [Option<(SocketAddr, IpAddr)>; 2] = [watch[0].map(|w| (w.server, w.client)), watch[1].map(|w| (w.server, w.client))];
         for family in [Family::V4, Family::V6] {
             let other = family.other() as usize;
@@ -274,7 +279,7 @@ impl PcpRoute {
             if slot.as_ref().is_none_or(|l| l.key != key) {
                 let opened = AnnounceWatch::open(key.1)
                     .map_err(|e| log::debug!("{family}: not listening for PCP ANNOUNCEs ({e}); a restart is noticed by the epoch or the next refresh"));
-                *slot = Some(AnnounceListener { key, watch: opened.ok(), acted: None });
+                *slot = Some(AnnounceListener { key, watch: opened.ok(), acted: None, unanswered: false });
             }
             let Some(listener) = slot.as_mut() else { continue };
             let Some(w) = &listener.watch else { continue };
@@ -311,7 +316,9 @@ impl PcpRoute {
         restarted.sort();
         restarted.dedup();
         let mut epochs = Vec::new();
-        for w in watch.iter().flatten() {
+        let mut answering_again = Vec::new();
+        for (family, w) in [Family::V4, Family::V6].into_iter().zip(watch) {
+            let Some(w) = w else { continue };
             let bound = budget.capped(crate::limits::PCP_RACE_BOUND);
             let epoch = match (w.route, w.client, w.server) {
                 (Route::NatPmp, IpAddr::V4(local), SocketAddr::V4(server)) => {
@@ -319,17 +326,24 @@ impl PcpRoute {
                 }
                 _ => net::announce(w.client, w.server, &bound).map(|a| a.answer),
             };
+            let answered = epoch.is_ok();
             match epoch {
                 Ok(Some(epoch)) => epochs.push((w.server, epoch)),
                 Ok(None) => log::debug!("{}: the PCP server answers NAT-PMP only now", w.server),
                 Err(e) => log::debug!("{}: no epoch this look: {}", w.server, no_answer(&e)),
+            }
+            if let Some(listener) = lock(&self.announces[family as usize]).as_mut() {
+                if listener.unanswered && answered {
+                    answering_again.push(w.server);
+                }
+                listener.unanswered = !answered;
             }
         }
         let local_v6 = watch[Family::V6 as usize].and_then(|w| match crate::gateway::local_addr_toward(Family::V6, w.server, server_scope(w.server)) {
             Ok(IpAddr::V6(now)) => Some((w.server, now)),
             _ => None,
         });
-        (restarted, epochs, local_v6)
+        PcpLooked { announced: restarted, epochs, answering_again, local_v6 }
     }
 }
 
@@ -420,7 +434,7 @@ mod tests {
     use std::time::Duration;
 
     fn listener() -> AnnounceListener {
-        AnnounceListener { key: ("192.168.77.1:5351".parse().unwrap(), "192.168.77.100".parse().unwrap()), watch: None, acted: None }
+        AnnounceListener { key: ("192.168.77.1:5351".parse().unwrap(), "192.168.77.100".parse().unwrap()), watch: None, acted: None, unanswered: false }
     }
 
     #[test]

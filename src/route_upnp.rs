@@ -216,6 +216,12 @@ impl UpnpRoute {
     /// `cancel` stops it (the client's cancel, or the other route won the race).
     pub(crate) fn open_family(&self, family: Family, req: &OpenRequest, description: &str, cancel: &CancelToken) -> (FamilyLease, Option<Holding>) {
         let mut fl = FamilyLease::new(family, true);
+        // The address asked for is known before any router answers (a refusal says it too).
+        let named = match family {
+            Family::V4 => req.internal_v4.map(IpAddr::V4),
+            Family::V6 => req.internal_v6.map(IpAddr::V6),
+        };
+        fl.internal = named.map(|ip| SocketAddr::new(ip, req.internal_port));
         let mut fresh = false;
         loop {
             let gw = match self.gateways.get(family, fresh, &self.config, cancel) {
@@ -538,7 +544,7 @@ impl UpnpRoute {
         }
         let budget = Budget::new(SSDP_PROBE_WAIT, &self.stop);
         let probed = probe.iter().zip(crate::transport::probe::probe(probe, &budget)).filter_map(|(gw, answer)| Some((gw.location.clone(), answer?))).collect();
-        Outcome::Looked { local_v6, rebooted, probed, announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
+        Outcome::Looked { local_v6, rebooted, probed, pcp: Default::default() }
     }
 }
 

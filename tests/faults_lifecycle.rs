@@ -343,6 +343,7 @@ fn ipv6_firewall_states_give_their_status() {
                 let v6 = c.open(&v6_request(40000, 60)).unwrap().info().v6;
                 assert_eq!((v6.status, v6.upnp_code), (status, code), "{name}: {}", v6.message);
                 assert!(!v6.message.is_empty(), "{name}: a status other than Open says why");
+                assert_eq!(v6.internal, Some(std::net::SocketAddr::from((V6_HOST, 40000))), "{name}: the address asked for is said, refused or not");
                 assert!(fake.model().pinholes.is_empty(), "{name}");
             });
         }

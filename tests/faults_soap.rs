@@ -120,6 +120,17 @@ fn behind_a_private_or_shared_external_address_nothing_is_mapped() {
 }
 
 #[test]
+fn a_refusal_before_any_mapping_still_says_the_address_asked_for() {
+    let fake = FakeIgd::v4();
+    fake.model().external_ip = "100.64.1.2".into();
+    let c = client(&[&fake], false);
+    let asked = std::net::Ipv4Addr::LOCALHOST;
+    let lease = c.open(&OpenRequest { v6: false, internal_v4: Some(asked), ..OpenRequest::new(Protocol::Udp, 40000) }).unwrap();
+    let v4 = lease.info().v4;
+    assert_eq!((v4.status, v4.internal), (PortStatus::UpstreamNat, Some(std::net::SocketAddr::from((asked, 40000)))), "{v4:?}");
+}
+
+#[test]
 fn with_an_empty_or_zero_external_address_nothing_is_mapped() {
     for ip in ["", "0.0.0.0"] {
         let (fake, info) = open_v4_with_external(ip);

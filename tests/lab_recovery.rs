@@ -238,14 +238,7 @@ fn a_new_host_ipv6_address_gets_the_pinhole_and_the_old_address_loses_it() {
     let start = Instant::now();
     let mut seen = Vec::new();
     poll(client, start, &mut seen);
-    for args in [
-        vec!["ip", "-6", "addr", "add", &format!("{new}/64"), "dev", "eth0", "nodad"],
-        vec!["ip", "-6", "addr", "del", &format!("{old}/64"), "dev", "eth0"],
-        vec!["ip", "-6", "route", "replace", "default", "via", lab.var("RTR_LAN_V6"), "dev", "eth0"],
-    ] {
-        let out = lab.exec(&host.name, &args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    lab.replace_host_v6(&host, old, new);
     // Noticed within one address check, then re-opened at once: before the renewal is due.
     let deadline = Instant::now() + ADDRESS_CHECK + Duration::from_secs(10);
     let moved =

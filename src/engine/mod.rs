@@ -38,7 +38,7 @@ use crate::types::Family;
 use journal::Journal;
 use state::Slot;
 pub(crate) use state::{Holding, LeaseState};
-pub(crate) use task::{Outcome, Task};
+pub(crate) use task::{Outcome, PcpLooked, Task};
 use timer::{holding_interval, next_backoff, renew_interval};
 
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
@@ -406,17 +406,21 @@ impl Engine {
                 }
                 self.close_if_pending(*lease, *family)
             }
-            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, announced, epochs, pcp_local_v6 }) => {
+            (Task::Look { .. }, Outcome::Looked { local_v6, rebooted, probed, pcp }) => {
                 let changed = self.changed_gateways(probed);
                 self.looked(&local_v6, &rebooted, &changed, now);
-                if let Some((server, address)) = pcp_local_v6 {
+                if let Some((server, address)) = pcp.local_v6 {
                     self.pcp_address_changed(server, address, now);
                 }
-                for server in announced {
+                for server in pcp.answering_again {
+                    log::info!("the PCP server {server} answers again: refreshing what is held there (it may have restarted unheard)");
+                    self.due_on_server(server, now);
+                }
+                for server in pcp.announced {
                     log::info!("the PCP server {server} announced a restart: re-making everything held there");
                     self.server_lost_state(server, "the router announced a restart (PCP ANNOUNCE): re-making it", now, None, |_| true);
                 }
-                for (server, epoch) in epochs {
+                for (server, epoch) in pcp.epochs {
                     let why = format!("the router's epoch ({epoch}) says it restarted and lost its mappings: re-making it");
                     self.server_lost_state(server, &why, now, None, |m| epoch_lost_state(m.epoch, epoch, now.saturating_duration_since(m.answered_at)));
                 }
@@ -621,6 +625,20 @@ impl Engine {
             if mapping.server == server && mapping.client != IpAddr::V6(address) {
                 log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
                 slot.state = LeaseState::Held { due: Some(now) };
+            }
+        }
+    }
+
+    /// Everything held on PCP server `server`, not already being acted on, is refreshed now.
+    fn due_on_server(&mut self, server: SocketAddr, now: Instant) {
+        for entry in self.leases.values_mut() {
+            for family in FAMILIES {
+                let slot = entry.slot(family);
+                if let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) {
+                    if mapping.server == server {
+                        slot.state = LeaseState::Held { due: Some(now) };
+                    }
+                }
             }
         }
     }

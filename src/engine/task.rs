@@ -44,6 +44,21 @@ pub(crate) enum Task {
     Look { v6_gateways: Vec<Gateway>, notify: [Option<Gateway>; 2], probe: Vec<Gateway>, announce: [Option<PcpWatch>; 2] },
 }
 
+/// What the look saw of the PCP/NAT-PMP servers something is held on.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PcpLooked {
+    /// The servers that announced a restart (an ANNOUNCE from the server, or from the other
+    /// family's server on the same link: one router).
+    pub announced: Vec<SocketAddr>,
+    /// The epoch each watched server answered now.
+    pub epochs: Vec<(SocketAddr, u32)>,
+    /// The servers that answered now after not answering at the previous look: what happened
+    /// meanwhile (a restart whose ANNOUNCE went unheard, the epoch kept) is not known.
+    pub answering_again: Vec<SocketAddr>,
+    /// This host's IPv6 address toward the watched IPv6 server now.
+    pub local_v6: Option<(SocketAddr, Ipv6Addr)>,
+}
+
 impl Task {
     /// The lease family the task acts on (None: not tied to one).
     pub(crate) fn family(&self) -> Option<Family> {
@@ -81,18 +96,9 @@ pub(crate) enum Outcome {
     Released(Result<(), Error>),
     /// `Look`: this host's IPv6 address toward each gateway looked at, the gateways that
     /// announced a new boot, what each probed gateway (by its LOCATION when probed) answered
-    /// (a gateway that did not answer is absent), the PCP servers that announced a restart (an
-    /// ANNOUNCE from the server, or from the other family's server on the same link: one
-    /// router), the epoch each watched PCP/NAT-PMP server answered now, and this host's IPv6
-    /// address toward the watched IPv6 PCP server now.
-    Looked {
-        local_v6: Vec<(HttpUrl, Ipv6Addr)>,
-        rebooted: Vec<(Family, HttpUrl)>,
-        probed: Vec<(HttpUrl, DeviceAnswer)>,
-        announced: Vec<SocketAddr>,
-        epochs: Vec<(SocketAddr, u32)>,
-        pcp_local_v6: Option<(SocketAddr, Ipv6Addr)>,
-    },
+    /// (a gateway that did not answer is absent), and what the PCP/NAT-PMP servers watched
+    /// showed.
+    Looked { local_v6: Vec<(HttpUrl, Ipv6Addr)>, rebooted: Vec<(Family, HttpUrl)>, probed: Vec<(HttpUrl, DeviceAnswer)>, pcp: PcpLooked },
     /// `Discard`, `ForgetGateway`: done.
     Done,
 }

@@ -6,7 +6,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::{Engine, Holding, LeaseState, Outcome, Task};
+use super::{Engine, Holding, LeaseState, Outcome, PcpLooked, Task};
 use crate::events::{Event, EventKind};
 use crate::gateway::{Gateway, Service, ServiceKind};
 use crate::lease::{FamilyLease, OpenRequest, PortStatus};
@@ -143,7 +143,7 @@ impl Router {
             Task::Look { probe, .. } => {
                 let answer = |gw: &Gateway| DeviceAnswer { boot_id: Some(self.boot_id), location: self.found(gw.family).location };
                 let probed = if self.silent { Vec::new() } else { probe.iter().map(|gw| (gw.location.clone(), answer(gw))).collect() };
-                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, announced: Vec::new(), epochs: Vec::new(), pcp_local_v6: None }
+                Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed, pcp: Default::default() }
             }
         }
     }
@@ -316,9 +316,7 @@ fn a_router_reboot_heard_by_its_boot_id_renews_what_it_held_at_once() {
                 local_v6: Vec::new(),
                 rebooted: vec![(Family::V4, gateway(Family::V4).location)],
                 probed: Vec::new(),
-                announced: Vec::new(),
-                epochs: Vec::new(),
-                pcp_local_v6: None,
+                pcp: Default::default(),
             })
         }
         _ => None,
@@ -443,14 +441,9 @@ fn a_new_host_address_moves_the_pinhole_and_discards_the_old_one() {
     sim.host_v6 = new_v6;
     let location = gateway(Family::V6).location;
     sim.run_until(secs(120), &mut |task, _| match task {
-        Task::Look { .. } => Some(Outcome::Looked {
-            local_v6: vec![(location.clone(), new_v6)],
-            rebooted: Vec::new(),
-            probed: Vec::new(),
-            announced: Vec::new(),
-            epochs: Vec::new(),
-            pcp_local_v6: None,
-        }),
+        Task::Look { .. } => {
+            Some(Outcome::Looked { local_v6: vec![(location.clone(), new_v6)], rebooted: Vec::new(), probed: Vec::new(), pcp: Default::default() })
+        }
         _ => None,
     });
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
@@ -811,7 +804,7 @@ fn an_announce_heard_in_the_look_reports_what_is_held_on_that_server_lost_and_re
         Task::Look { .. } => {
             looks += 1;
             let announced = if looks == 2 { vec![v4_server] } else { Vec::new() };
-            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced, epochs: Vec::new(), pcp_local_v6: None })
+            Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), pcp: PcpLooked { announced, ..Default::default() } })
         }
         _ => None,
     };
@@ -840,7 +833,7 @@ fn an_epoch_probe_that_shows_a_restart_re_makes_what_is_held_there_and_a_consist
     // 100 s; then the IPv6 one powers on again and answers a small epoch.
     let looked = |epoch_of: &dyn Fn(SocketAddr) -> u32, announce: &[Option<crate::pcp_mapping::PcpWatch>; 2]| {
         let epochs = announce.iter().flatten().map(|w| (w.server, epoch_of(w.server))).collect();
-        Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), announced: Vec::new(), epochs, pcp_local_v6: None })
+        Some(Outcome::Looked { local_v6: Vec::new(), rebooted: Vec::new(), probed: Vec::new(), pcp: PcpLooked { epochs, ..Default::default() } })
     };
     // Consistent epochs until 100 s.
     // A look every 5 s from the open: the one at `t` is performed by `run_until(t)`.
@@ -875,9 +868,7 @@ fn a_new_host_address_toward_the_pcp_server_moves_the_pinhole_at_the_look_not_at
             local_v6: Vec::new(),
             rebooted: Vec::new(),
             probed: Vec::new(),
-            announced: Vec::new(),
-            epochs: Vec::new(),
-            pcp_local_v6: Some((v6_server, new_v6)),
+            pcp: PcpLooked { local_v6: Some((v6_server, new_v6)), ..Default::default() },
         }),
         Task::Renew { family: Family::V6, holding: Holding::Pcp { mapping }, .. } if mapping.client != IpAddr::V6(new_v6) => {
             Some(Outcome::Moved { to: new_v6 })
@@ -891,6 +882,26 @@ fn a_new_host_address_toward_the_pcp_server_moves_the_pinhole_at_the_look_not_at
     assert!(sim.performed.iter().any(|(at, t)| *at == secs(30) && matches!(t, Task::Open { family: Family::V6, .. })), "opened again for the new address");
     assert_eq!(sim.kinds(Family::V6), vec![EventKind::Opened, EventKind::Lost, EventKind::Recovered]);
     assert!(sim.renewals(Family::V4).is_empty(), "IPv4 untouched");
+}
+
+#[test]
+fn a_pcp_server_answering_again_after_silence_has_what_is_held_there_refreshed_at_once() {
+    let mut sim = Sim::new();
+    open_through_pcp(&mut sim, &OpenRequest { v6: false, ..request(3600) });
+    let v4_server: SocketAddr = "192.168.77.1:5351".parse().unwrap();
+    // The look at 40 s finds the server answering again (the host was cut off before it).
+    sim.healthy(secs(39));
+    sim.run_until(secs(40), &mut |task: &Task, _: &mut Router| match task {
+        Task::Look { .. } => Some(Outcome::Looked {
+            local_v6: Vec::new(),
+            rebooted: Vec::new(),
+            probed: Vec::new(),
+            pcp: PcpLooked { answering_again: vec![v4_server], ..Default::default() },
+        }),
+        _ => None,
+    });
+    assert_eq!(sim.renewals(Family::V4), vec![secs(40)], "refreshed at that look, not at 660 s");
+    assert_eq!(sim.kinds(Family::V4), vec![EventKind::Opened, EventKind::Renewed], "nothing is known lost: no Lost event");
 }
 
 #[test]

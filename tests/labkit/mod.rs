@@ -331,6 +331,19 @@ impl Lab {
         assert!(out.status.success(), "nft -f {}: {}", file.display(), text(&out));
     }
 
+    /// Give `host` a new IPv6 address in place of `old` (a new prefix, or a privacy address
+    /// retired): the new one added, the old one removed, the default route kept.
+    pub fn replace_host_v6(&self, host: &LabHost, old: std::net::Ipv6Addr, new: std::net::Ipv6Addr) {
+        for args in [
+            vec!["ip", "-6", "addr", "add", &format!("{new}/64"), "dev", "eth0", "nodad"],
+            vec!["ip", "-6", "addr", "del", &format!("{old}/64"), "dev", "eth0"],
+            vec!["ip", "-6", "route", "replace", "default", "via", self.var("RTR_LAN_V6"), "dev", "eth0"],
+        ] {
+            let out = self.exec(&host.name, &args);
+            assert!(out.status.success(), "{args:?}: {}", text(&out));
+        }
+    }
+
     /// Add another address to the lan host (a second "host" for several-clients tests).
     pub fn add_lan_address(&self, addr_with_len: &str) {
         let out = self.exec("lan", &["ip", "addr", "add", addr_with_len, "dev", "eth0", "nodad"]);
