@@ -287,6 +287,7 @@ impl Inner {
                 // Silence so far (a router that drops PCP): the next races do not wait for it.
                 // A server that answers later is forgotten from the list by its PCP thread.
                 if unanswered_since.is_none() {
+                    log::debug!("{family}: no PCP answer within the head start ({PCP_HEAD_START:?}): UPnP starts now");
                     note_pcp_answer(&self.pcp_unanswered, server, true);
                 }
                 None
