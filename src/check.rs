@@ -367,19 +367,14 @@ impl Client {
             let excluded = if family == Family::V6 { "PCP (NAT-PMP is IPv4 only)" } else { "PCP and NAT-PMP" };
             return not_asked(family, None, format!("not tried: the routes allowed ({routes}) exclude {excluded}"));
         }
-        // The same rule as an open's: PCP goes to the default gateway, asked only when
-        // discovery may reach beyond the routers named, and not when another router is named.
-        let options = &self.config().discovery;
-        if !(options.multicast || options.default_gateway) {
-            return not_asked(family, None, "not asked: discovery is limited to the named routers".into());
-        }
+        // The same rule as an open's (`route_pcp::target`).
         let request = OpenRequest { external_port: port, lease_secs: CHECK_LEASE_SECS, ..OpenRequest::new(Protocol::Udp, port) };
-        let Some((server, client)) = route_pcp::server_and_client(family, &request) else {
-            return not_asked(family, None, format!("no {family} default gateway (or no address toward it)"));
+        let (server, client) = match route_pcp::target(family, &request, &self.config().discovery) {
+            Ok(found) => found,
+            Err(why @ route_pcp::NotAsked::NamedIsAnother { server, .. }) => return not_asked(family, Some(server), why.to_string()),
+            Err(route_pcp::NotAsked::NoGateway) => return not_asked(family, None, format!("no {family} default gateway (or no address toward it)")),
+            Err(why) => return not_asked(family, None, why.to_string()),
         };
-        if let Some(named) = options.router.filter(|named| named.is_ipv4() == server.is_ipv4() && named.ip() != server.ip()) {
-            return not_asked(family, Some(server), format!("not asked: the router named ({}) is not the default gateway", named.ip()));
-        }
         let probed = routes.pcp && (family == Family::V6 || routes.natpmp);
         let mut spoken = PortControl { family, server: Some(server), pcp_epoch: None, natpmp_external: None, message: String::new() };
         if probed {

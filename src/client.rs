@@ -112,7 +112,7 @@ impl Client {
     pub fn port_control(&self, family: Family) -> crate::route_pcp::PortControl {
         let options = &self.config().discovery;
         if !(options.multicast || options.default_gateway) {
-            let message = "not asked: discovery is limited to the named routers".to_string();
+            let message = crate::route_pcp::NotAsked::LimitedToNamed.to_string();
             return crate::route_pcp::PortControl { family, server: None, pcp_epoch: None, natpmp_external: None, message };
         }
         crate::route_pcp::probe(family, &self.budget())

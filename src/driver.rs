@@ -193,18 +193,11 @@ impl Inner {
         // The PCP server is the default gateway: asked only when discovery may reach beyond the
         // targets it was given (multicast, or the default gateway), never from a client told to
         // talk to named addresses alone (loopback tests, a user who named the router).
-        let options = &upnp.config.discovery;
-        let may_ask_gateway = options.multicast || options.default_gateway;
         let looked_up = Instant::now();
-        let mut target = if routes.port_control(family) && may_ask_gateway { route_pcp::server_and_client(family, req) } else { None };
-        // A router named for this family is the only one to use: PCP goes to the default
-        // gateway, so it is asked only when that is the router named.
-        if let (Some(named), Some((server, _))) = (options.router, target) {
-            if named.is_ipv4() == server.is_ipv4() && named.ip() != server.ip() {
-                log::debug!("{family}: the router named ({}) is not the default gateway: UPnP alone", named.ip());
-                target = None;
-            }
-        }
+        let target = match routes.port_control(family) {
+            true => route_pcp::target(family, req, &upnp.config.discovery).map_err(|why| log::debug!("{family}: PCP/NAT-PMP {why}")).ok(),
+            false => None,
+        };
         log::debug!("{family}: PCP server and address to map: {target:?} (found in {:.1} ms)", looked_up.elapsed().as_secs_f64() * 1000.0);
         if !routes.upnp {
             // PCP/NAT-PMP alone: the whole action budget, retransmits on the RFC's schedule.

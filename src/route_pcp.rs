@@ -80,6 +80,43 @@ pub(crate) fn server_and_client(family: Family, req: &OpenRequest) -> Option<(So
     Some((server, client))
 }
 
+/// Why the default gateway's PCP/NAT-PMP server is not asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum NotAsked {
+    /// Discovery is limited to the routers named (no multicast, no default gateway).
+    LimitedToNamed,
+    /// A router is named for this family and it is not the default gateway (the server).
+    NamedIsAnother { named: IpAddr, server: SocketAddr },
+    /// No default gateway, or no address of this host toward it.
+    NoGateway,
+}
+
+impl std::fmt::Display for NotAsked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAsked::LimitedToNamed => write!(f, "not asked: discovery is limited to the named routers"),
+            NotAsked::NamedIsAnother { named, .. } => write!(f, "not asked: the router named ({named}) is not the default gateway"),
+            NotAsked::NoGateway => write!(f, "no default gateway (or no address toward it)"),
+        }
+    }
+}
+
+/// The PCP server and address to map for `family`, when the client may ask it: PCP goes to the
+/// default gateway, so only when discovery may reach beyond the targets it was given (multicast,
+/// or the default gateway), never from a client told to talk to named addresses alone (loopback
+/// tests, a user who named the router), and not when another router is named for this family.
+/// The same rule for an open and for `check`.
+pub(crate) fn target(family: Family, req: &OpenRequest, options: &crate::gateway::DiscoveryOptions) -> Result<(SocketAddr, IpAddr), NotAsked> {
+    if !(options.multicast || options.default_gateway) {
+        return Err(NotAsked::LimitedToNamed);
+    }
+    let (server, client) = server_and_client(family, req).ok_or(NotAsked::NoGateway)?;
+    match options.router {
+        Some(named) if named.is_ipv4() == server.is_ipv4() && named.ip() != server.ip() => Err(NotAsked::NamedIsAnother { named: named.ip(), server }),
+        _ => Ok((server, client)),
+    }
+}
+
 fn server_scope(server: SocketAddr) -> u32 {
     match server {
         SocketAddr::V6(s) => s.scope_id(),
