@@ -340,7 +340,7 @@ pub(crate) fn local_addr_toward(family: Family, target: SocketAddr, scope: u32) 
     }
     let IpAddr::V6(os_v6) = os_choice else { return Ok(os_choice) };
     let interfaces = platform::interfaces().unwrap_or_default();
-    let holding_choice = interfaces.iter().find(|i| i.v6.iter().any(|a| a.ip == os_v6));
+    let holding_choice = interfaces.iter().find(|i| i.holds(os_choice));
     let current = holding_choice.and_then(|i| i.v6.iter().find(|a| a.ip == os_v6));
     if V6Scope::of(&os_v6) == V6Scope::Global && current.is_none_or(|a| !a.temporary && !a.deprecated) {
         return Ok(os_choice);

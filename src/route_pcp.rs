@@ -344,7 +344,7 @@ impl PcpRoute {
                 continue;
             }
             restarted.push(key.0);
-            let other = listen[family.other() as usize].filter(|(_, client)| same_interface(key.1, *client));
+            let other = listen[family.other() as usize].filter(|(_, client)| crate::platform::same_interface(key.1, *client));
             if let Some((other_server, _)) = other {
                 log::info!("{}: {other_server} is the same router (same interface): re-making what is held there too", family.other());
                 restarted.push(other_server);
@@ -382,11 +382,6 @@ impl PcpRoute {
         });
         PcpLooked { announced: restarted, epochs, answering_again, local_v6 }
     }
-}
-
-/// Whether two local addresses are on the same interface (unknown: no).
-fn same_interface(a: IpAddr, b: IpAddr) -> bool {
-    matches!((crate::platform::interface_of(a), crate::platform::interface_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// For `release`'s workaround: remove an IPv6 pinhole by its tuple through UPnP on `gateway`.

@@ -593,20 +593,7 @@ impl Engine {
     /// just re-made it). A refresh with the same nonce re-makes it, and `renewed` reports it
     /// recovered.
     fn server_lost_state(&mut self, server: SocketAddr, why: &str, now: Instant, except: Option<(u64, Family)>, lost: impl Fn(&PcpMapping) -> bool) {
-        let mut found = Vec::new();
-        for (id, entry) in self.leases.iter_mut() {
-            for family in FAMILIES {
-                let slot = entry.slot(family);
-                let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
-                if except == Some((*id, family)) {
-                    continue;
-                }
-                if mapping.server == server && lost(mapping) {
-                    slot.state = LeaseState::Held { due: Some(now) };
-                    found.push((*id, family));
-                }
-            }
-        }
+        let found = self.due_now_on_server(server, now, |id, family, _, mapping| except != Some((id, family)) && lost(mapping));
         for (id, family) in found {
             self.mark_lost(id, family, why.to_string());
         }
@@ -616,31 +603,36 @@ impl Engine {
     /// held there for another address, whose lease follows the host's address (none was
     /// named), is renewed now (the renewal finds it moved).
     fn pcp_address_changed(&mut self, server: SocketAddr, address: Ipv6Addr, now: Instant) {
-        for (id, entry) in self.leases.iter_mut() {
-            if entry.request.internal_v6.is_some() {
-                continue;
-            }
-            let slot = entry.slot(Family::V6);
-            let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
-            if mapping.server == server && mapping.client != IpAddr::V6(address) {
-                log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
-                slot.state = LeaseState::Held { due: Some(now) };
-            }
+        let moved = self.due_now_on_server(server, now, |_, family, follows_address, mapping| {
+            family == Family::V6 && follows_address && mapping.client != IpAddr::V6(address)
+        });
+        for (id, _) in moved {
+            log::info!("lease {id}: this host's IPv6 address is now {address}: moving the PCP pinhole");
         }
     }
 
     /// Everything held on PCP server `server`, not already being acted on, is refreshed now.
     fn due_on_server(&mut self, server: SocketAddr, now: Instant) {
-        for entry in self.leases.values_mut() {
+        self.due_now_on_server(server, now, |_, _, _, _| true);
+    }
+
+    /// Make due now each family held on PCP server `server`, not already being acted on, that
+    /// `which` picks (given the lease, the family, whether the lease follows the host's IPv6
+    /// address, and the mapping); returns them.
+    fn due_now_on_server(&mut self, server: SocketAddr, now: Instant, which: impl Fn(u64, Family, bool, &PcpMapping) -> bool) -> Vec<(u64, Family)> {
+        let mut found = Vec::new();
+        for (id, entry) in self.leases.iter_mut() {
+            let follows_address = entry.request.internal_v6.is_none();
             for family in FAMILIES {
                 let slot = entry.slot(family);
-                if let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) {
-                    if mapping.server == server {
-                        slot.state = LeaseState::Held { due: Some(now) };
-                    }
+                let (LeaseState::Held { .. }, Some(Holding::Pcp { mapping })) = (slot.state, &slot.holding) else { continue };
+                if mapping.server == server && which(*id, family, follows_address, mapping) {
+                    slot.state = LeaseState::Held { due: Some(now) };
+                    found.push((*id, family));
                 }
             }
         }
+        found
     }
 
     /// Report a family lost (once, until it is recovered): status, reason, event.

@@ -57,22 +57,26 @@ pub struct NetInterface {
     pub v6: Vec<V6Address>,
 }
 
-/// The index of the interface holding `ip` (None: not one of this host's addresses on an up,
-/// non-loopback interface).
-pub fn interface_of(ip: IpAddr) -> Option<u32> {
-    interfaces().unwrap_or_default().iter().find(|i| has_address(i, ip)).map(|i| i.index)
+impl NetInterface {
+    /// Whether `ip` is one of this interface's addresses.
+    pub fn holds(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => self.v4.iter().any(|(a, _)| *a == v4),
+            IpAddr::V6(v6) => self.v6.iter().any(|a| a.ip == v6),
+        }
+    }
 }
 
 /// Whether `ip` is one of this host's addresses (on an up, non-loopback interface).
 pub fn is_local_address(ip: IpAddr) -> bool {
-    interface_of(ip).is_some()
+    interfaces().unwrap_or_default().iter().any(|i| i.holds(ip))
 }
 
-fn has_address(interface: &NetInterface, ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => interface.v4.iter().any(|(a, _)| *a == v4),
-        IpAddr::V6(v6) => interface.v6.iter().any(|a| a.ip == v6),
-    }
+/// Whether two of this host's addresses are on the same interface (unknown: no).
+pub fn same_interface(a: IpAddr, b: IpAddr) -> bool {
+    let interfaces = interfaces().unwrap_or_default();
+    let index_of = |ip| interfaces.iter().find(|i| i.holds(ip)).map(|i| i.index);
+    matches!((index_of(a), index_of(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// Up, non-loopback interfaces with at least one address. Multicast capability is not known
